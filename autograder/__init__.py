@@ -1,0 +1,23 @@
+"""Instructor tools for the course: release, grade, feedback, export (on top of nbgrader).
+
+Run ``python -m autograder --help``. Every step is also reachable as plain nbgrader from
+the repository root (its ``nbgrader_config.py`` loads ``autograder/nbgrader_config.py``).
+"""
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SOLUTIONS = os.path.join(ROOT, "solutions")
+COURSE = os.path.join(ROOT, "course")
+
+
+def assignments():
+    """Assignment ids (NN_topic), in course order: the folders of solutions/ holding NN_topic.ipynb."""
+    if not os.path.isdir(SOLUTIONS):
+        return []
+    return sorted(d for d in os.listdir(SOLUTIONS)
+                  if os.path.isfile(os.path.join(SOLUTIONS, d, f"{d}.ipynb")))
+
+
+def grading_dir():
+    """The working folder (submitted, autograded, feedback, gradebook): $DEEPTRAIN_GRADING_DIR or grading/."""
+    return os.environ.get("DEEPTRAIN_GRADING_DIR", os.path.join(ROOT, "grading"))

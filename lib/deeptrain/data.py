@@ -1,0 +1,199 @@
+"""Fashion-MNIST, found offline first.
+
+Search order (the first folder that holds all four files wins):
+
+1. ``$DEEPTRAIN_DATA`` (a folder with the four ``*-idx?-ubyte.gz`` files),
+2. the Keras cache: ``$KERAS_HOME/datasets/fashion-mnist`` or ``~/.keras/datasets/fashion-mnist``,
+3. the Debian package ``dataset-fashion-mnist``: ``/usr/share/datasets/fashion-mnist``,
+4. only then a download through Keras (``keras.datasets.fashion_mnist``), with a timeout.
+
+When nothing works, :class:`DataNotFoundError` names the three offline ways.
+
+Standard split (as in the seeds): the first 55,000 training images for training, the last
+5,000 for validation, the 10,000 test images for testing; pixels scaled to [0, 1] float32.
+
+Run ``python -m deeptrain.data --check`` to see where the data is found.
+"""
+import argparse
+import gzip
+import os
+import socket
+import struct
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+               "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+N_VALID = 5_000
+DOWNLOAD_TIMEOUT_S = 15
+
+_HOW_TO = (
+    "Fashion-MNIST was not found. Provide it in one of these ways:\n"
+    "  1. set DEEPTRAIN_DATA to a folder holding the four files "
+    + ", ".join(FILES.values()) + ";\n"
+    "  2. put those files in the Keras cache, $KERAS_HOME/datasets/fashion-mnist "
+    "(default ~/.keras/datasets/fashion-mnist);\n"
+    "  3. install the Debian package: sudo apt-get install dataset-fashion-mnist "
+    "(files in /usr/share/datasets/fashion-mnist).\n"
+)
+
+
+class DataNotFoundError(FileNotFoundError):
+    """No copy of Fashion-MNIST could be found or downloaded."""
+
+
+class CorruptDataError(ValueError):
+    """A Fashion-MNIST file exists but is not a valid IDX file."""
+
+
+def candidate_dirs():
+    """The offline folders searched, in order, as (label, Path) pairs."""
+    dirs = []
+    if os.environ.get("DEEPTRAIN_DATA"):
+        dirs.append(("$DEEPTRAIN_DATA", Path(os.environ["DEEPTRAIN_DATA"]).expanduser()))
+    keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser()
+    dirs.append(("Keras cache", keras_home / "datasets" / "fashion-mnist"))
+    dirs.append(("Debian package dataset-fashion-mnist", DEBIAN_DIR))
+    return dirs
+
+
+def find_data_dir():
+    """The first folder that holds all four files, or None. Returns (label, Path) or None."""
+    for label, folder in candidate_dirs():
+        if all((folder / name).is_file() for name in FILES.values()):
+            return label, folder
+    return None
+
+
+def read_idx(path):
+    """Read one gzipped IDX file (the MNIST format) into a uint8 array.
+
+    Images: magic 0x00000803, shape (n, 28, 28). Labels: magic 0x00000801, shape (n,).
+    Raises CorruptDataError with the file name when the file is not valid.
+    """
+    path = Path(path)
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as e:
+        raise CorruptDataError(f"{path}: not a readable gzip file ({e}). "
+                               "Delete it and provide a fresh copy.") from None
+    if len(raw) < 4:
+        raise CorruptDataError(f"{path}: too short to be an IDX file ({len(raw)} bytes).")
+    zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
+    if zero != 0 or dtype_code != 0x08 or ndim not in (1, 3):
+        raise CorruptDataError(f"{path}: bad IDX header {raw[:4].hex()} "
+                               "(expected 00000801 for labels or 00000803 for images).")
+    header_len = 4 + 4 * ndim
+    if len(raw) < header_len:
+        raise CorruptDataError(f"{path}: truncated IDX header.")
+    shape = struct.unpack(">" + "I" * ndim, raw[4:header_len])
+    expected = int(np.prod(shape))
+    if len(raw) - header_len != expected:
+        raise CorruptDataError(f"{path}: header says shape {shape} ({expected} bytes of data) "
+                               f"but the file holds {len(raw) - header_len}; it is truncated or corrupt.")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header_len).reshape(shape)
+
+
+def _read_folder(folder):
+    arrays = {key: read_idx(Path(folder) / name) for key, name in FILES.items()}
+    for part in ("train", "test"):
+        n_img, n_lab = len(arrays[f"{part}_images"]), len(arrays[f"{part}_labels"])
+        if n_img != n_lab:
+            raise CorruptDataError(f"{folder}: {n_img} {part} images but {n_lab} labels.")
+    return ((arrays["train_images"], arrays["train_labels"]),
+            (arrays["test_images"], arrays["test_labels"]))
+
+
+def _download():
+    """Last resort: Keras' downloader, bounded by a socket timeout so it never hangs."""
+    if os.environ.get("DEEPTRAIN_NO_DOWNLOAD"):
+        raise DataNotFoundError(_HOW_TO + "(Download disabled by DEEPTRAIN_NO_DOWNLOAD.)")
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        from keras.datasets import fashion_mnist
+        return fashion_mnist.load_data()
+    except Exception as e:  # any network or file failure ends in the same clear message
+        raise DataNotFoundError(_HOW_TO + f"(The Keras download failed too: {type(e).__name__}: {e})") from None
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+@lru_cache(maxsize=4)
+def load_raw():
+    """((X_train_full, y_train_full), (X_test, y_test)) as uint8, from the first source found."""
+    found = find_data_dir()
+    if found is not None:
+        return _read_folder(found[1])
+    return _download()
+
+
+def load_fashion_mnist(n_train=None, n_valid=None, n_test=None, seed=0, flatten=False):
+    """Fashion-MNIST in the standard split, scaled to [0, 1].
+
+    Returns ``((X_train, y_train), (X_valid, y_valid), (X_test, y_test))`` with X float32 of
+    shape (n, 28, 28) (or (n, 784) when ``flatten``) and y uint8 class indices of shape (n,).
+    Sizes: 55,000 / 5,000 / 10,000. ``n_train``, ``n_valid``, ``n_test`` take a seeded random
+    subset of that size from each part (the same seed gives the same subset), so that
+    demos run in seconds. The arrays are copies: changing them does not change the cache.
+    """
+    (X_full, y_full), (X_test, y_test) = load_raw()
+    X_train, y_train = X_full[:-N_VALID], y_full[:-N_VALID]
+    X_valid, y_valid = X_full[-N_VALID:], y_full[-N_VALID:]
+    rng = np.random.default_rng(seed)
+    parts = []
+    for X, y, n in ((X_train, y_train, n_train), (X_valid, y_valid, n_valid), (X_test, y_test, n_test)):
+        if n is not None:
+            if not 0 < n <= len(X):
+                raise ValueError(f"subset size {n} must be between 1 and {len(X)}")
+            idx = np.sort(rng.choice(len(X), size=n, replace=False))
+            X, y = X[idx], y[idx]
+        X = X.astype(np.float32) / 255.0
+        if flatten:
+            X = X.reshape(len(X), -1)
+        parts.append((X, y.copy()))
+    return tuple(parts)
+
+
+def subset(X, y, n, seed=0):
+    """A seeded random subset of n rows of (X, y), in the original order."""
+    if not 0 < n <= len(X):
+        raise ValueError(f"subset size {n} must be between 1 and {len(X)}")
+    idx = np.sort(np.random.default_rng(seed).choice(len(X), size=n, replace=False))
+    return X[idx], y[idx]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Locate Fashion-MNIST for the course.")
+    parser.add_argument("--check", action="store_true", help="check that the data is present and readable")
+    args = parser.parse_args(argv)
+    found = find_data_dir()
+    if found is None:
+        print(_HOW_TO, file=sys.stderr)
+        return 1
+    label, folder = found
+    if args.check:
+        try:
+            (X, y), (Xt, yt) = _read_folder(folder)
+        except CorruptDataError as e:
+            print(f"Fashion-MNIST in {folder} is damaged: {e}", file=sys.stderr)
+            return 1
+        print(f"Fashion-MNIST: {len(X)} training and {len(Xt)} test images in {folder} ({label}).")
+    else:
+        print(folder)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
