@@ -13,6 +13,8 @@ from . import ROOT
 def nbgrader_env(grading_dir=None):
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # nbgrader runs `alembic` (and kernels run `python`) from PATH: use this environment's.
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     env["PYTHONWARNINGS"] = env.get("PYTHONWARNINGS", "ignore::DeprecationWarning")
     if grading_dir is not None:
         env["DEEPTRAIN_GRADING_DIR"] = os.path.abspath(grading_dir)
@@ -25,6 +27,8 @@ def run_nbgrader(args, grading_dir=None, timeout=None):
     The nbgrader of this interpreter's environment is used (``python -m nbgrader``), so the
     kernels it starts see the same ``deeptrain``.
     """
+    from . import grading_dir as default_grading_dir
+    os.makedirs(grading_dir or default_grading_dir(), exist_ok=True)  # the gradebook lives there
     cmd = [sys.executable, "-m", "nbgrader", *args]
     return subprocess.run(cmd, cwd=ROOT, env=nbgrader_env(grading_dir), capture_output=True,
                           text=True, timeout=timeout)

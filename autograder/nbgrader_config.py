@@ -24,6 +24,7 @@ from autograder.preprocessors import StderrToStdout, ShortenTestTracebacks  # no
 c = get_config()  # noqa: F821 (provided by traitlets when this file is loaded)
 
 GRADING = os.environ.get("DEEPTRAIN_GRADING_DIR", os.path.join(ROOT, "grading"))
+os.makedirs(GRADING, exist_ok=True)  # the gradebook database lives there
 
 c.CourseDirectory.root = ROOT
 c.CourseDirectory.course_id = "deeptrain"

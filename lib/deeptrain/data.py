@@ -131,11 +131,20 @@ def _download():
 
 
 @lru_cache(maxsize=4)
+def _read_folder_cached(folder, stamp):
+    return _read_folder(folder)
+
+
 def load_raw():
-    """((X_train_full, y_train_full), (X_test, y_test)) as uint8, from the first source found."""
+    """((X_train_full, y_train_full), (X_test, y_test)) as uint8, from the first source found.
+
+    Parsed once per folder and file version (the cache key includes the files' mtimes).
+    """
     found = find_data_dir()
     if found is not None:
-        return _read_folder(found[1])
+        folder = found[1]
+        stamp = tuple((folder / name).stat().st_mtime_ns for name in FILES.values())
+        return _read_folder_cached(str(folder), stamp)
     return _download()
 
 

@@ -1,0 +1,42 @@
+"""environment.yml (conda) and pyproject.toml list the same dependencies."""
+import os
+import re
+import tomllib
+
+from conftest import ROOT
+
+
+def _norm(req):
+    return re.sub(r"\s+", "", req).replace('"', "'").lower()
+
+
+def pip_section():
+    lines = open(os.path.join(ROOT, "environment.yml")).read().splitlines()
+    start = next(i for i, line in enumerate(lines) if re.match(r"\s*-\s*pip:\s*$", line))
+    reqs = []
+    for line in lines[start + 1:]:
+        m = re.match(r"\s+-\s+(.*)$", line)
+        if not m:
+            break
+        reqs.append(m.group(1).strip())
+    return reqs
+
+
+def test_environment_yml_pip_section_matches_pyproject_dependencies():
+    meta = tomllib.load(open(os.path.join(ROOT, "pyproject.toml"), "rb"))["project"]
+    declared = meta["dependencies"] + meta["optional-dependencies"]["dev"]
+    listed = [r for r in pip_section() if not r.startswith("-e")]
+    assert sorted(map(_norm, listed)) == sorted(map(_norm, declared)), (
+        "environment.yml's pip section and pyproject.toml (dependencies + dev) have drifted apart")
+
+
+def test_environment_yml_pins_python_311_and_installs_the_package():
+    text = open(os.path.join(ROOT, "environment.yml")).read()
+    assert re.search(r"-\s*python=3\.11\b", text)
+    assert "-e ." in pip_section()
+
+
+def test_linux_uses_tensorflow_cpu_221():
+    meta = tomllib.load(open(os.path.join(ROOT, "pyproject.toml"), "rb"))["project"]
+    tf = [d for d in meta["dependencies"] if d.startswith("tensorflow-cpu")]
+    assert tf and "==2.21." in tf[0] and "darwin" in tf[0]
