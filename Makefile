@@ -33,10 +33,10 @@ lab: setup
 	$(BIN)/jupyter lab --notebook-dir=course
 
 test: setup
-	$(BIN)/python -m pytest -n $(JOBS)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
 test-fast: setup
-	$(BIN)/python -m pytest -n $(JOBS) -m "not slow" tests
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -m "not slow" tests
 
 release: setup
 	$(BIN)/python -m autograder release

@@ -9,8 +9,10 @@ Search order (the first folder that holds all four files wins):
 
 When nothing works, :class:`DataNotFoundError` names the three offline ways.
 
-Standard split (as in the seeds): the first 55,000 training images for training, the last
-5,000 for validation, the 10,000 test images for testing; pixels scaled to [0, 1] float32.
+Standard split (the course design's): the first 55,000 training images for training, the
+last 5,000 for validation, the 10,000 test images for testing; pixels scaled to [0, 1]
+float32. (The textbook behind the seeds validates on the FIRST 5,000 instead, which is why
+its task-A split has 43,986 rows and ours 43,970; module 06 says so.)
 
 Run ``python -m deeptrain.data --check`` to see where the data is found.
 """
