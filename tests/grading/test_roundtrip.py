@@ -1,0 +1,102 @@
+"""The grading round trip on every module.
+
+Three students submit the whole course: the solutions (full autograded marks), the
+untouched release (zero), and the solutions with code that makes TensorFlow warn and
+writes a warning to stderr while the tests run (still full marks).
+"""
+import json
+import os
+import re
+
+import pytest
+
+from autograder import COURSE, SOLUTIONS, assignments
+from autograder.grade import grade
+
+pytestmark = pytest.mark.slow
+
+NOISY = '''
+
+def _noisy(f):
+    """Wrap f so that every call makes Keras warn and writes a warning to stderr."""
+    import functools, warnings
+    import tensorflow as _tf
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        _tf.keras.layers.Dense(1, input_shape=(1,))          # Keras: "Do not pass an input_shape"
+        warnings.warn("student code: this answer is noisy but correct", UserWarning)
+        return f(*args, **kwargs)
+    return wrapper
+
+'''
+
+
+def noisy_copy(src, dst):
+    """The solution notebook with every answer function wrapped by _noisy."""
+    nb = json.load(open(src))
+    for cell in nb["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if cell["cell_type"] == "code" and meta.get("solution") and not meta.get("grade"):
+            source = "".join(cell["source"])
+            names = re.findall(r"^def ([A-Za-z]\w*)\(", source, flags=re.M)
+            cell["source"] = source + NOISY + "".join(f"{n} = _noisy({n})\n" for n in names)
+    json.dump(nb, open(dst, "w"))
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    subs = tmp_path_factory.mktemp("submissions")
+    for student in ("solution", "blank", "noisy"):
+        (subs / student).mkdir()
+    for name in assignments():
+        src = os.path.join(SOLUTIONS, name, f"{name}.ipynb")
+        (subs / "solution" / f"{name}.ipynb").write_bytes(open(src, "rb").read())
+        (subs / "blank" / f"{name}.ipynb").write_bytes(open(os.path.join(COURSE, name, f"{name}.ipynb"), "rb").read())
+        noisy_copy(src, subs / "noisy" / f"{name}.ipynb")
+    work = tmp_path_factory.mktemp("grading")
+    report = grade(str(subs), grading=str(work), log=print)
+    return {(o.student, o.assignment): o for o in report.outcomes}, work
+
+
+@pytest.mark.parametrize("name", assignments())
+def test_solution_scores_every_autograded_point(graded, name):
+    o = graded[0][("solution", name)]
+    assert o.status == "graded", o.message
+    assert o.max_score > 0 and o.score == o.max_score, f"{name}: {o.score}/{o.max_score}"
+
+
+@pytest.mark.parametrize("name", assignments())
+def test_untouched_release_scores_zero(graded, name):
+    o = graded[0][("blank", name)]
+    assert o.status == "graded", o.message
+    assert o.score == 0 and o.max_score > 0
+
+
+@pytest.mark.parametrize("name", assignments())
+def test_correct_answer_that_warns_keeps_full_marks(graded, name):
+    outcomes, work = graded
+    o = outcomes[("noisy", name)]
+    assert o.status == "graded", o.message
+    assert o.score == o.max_score, f"{name}: {o.score}/{o.max_score}"
+    # The warning really reached stderr during the tests (and was relabelled, not lost).
+    nb = json.load(open(os.path.join(work, "autograded", "noisy", name, f"{name}.ipynb")))
+    texts = ["".join(out.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
+             for out in c.get("outputs", []) if c["metadata"].get("nbgrader", {}).get("grade")]
+    assert any("[stderr]" in t and "noisy but correct" in t for t in texts)
+    assert not any("input_shape" in t for t in texts), "the Keras warning should be silenced by dt.setup()"
+
+
+def test_feedback_never_shows_hidden_tests(graded):
+    outcomes, work = graded
+    for (student, name), o in outcomes.items():
+        html = open(o.feedback).read() if o.feedback else ""
+        assert o.feedback, f"no feedback for {student}/{name}"
+        assert "BEGIN HIDDEN TESTS" not in html and "no_delegation" not in html, f"{student}/{name}"
+
+
+def test_grades_csv_lists_every_student_with_totals(graded):
+    outcomes, work = graded
+    rows = open(os.path.join(work, "grades.csv")).read().splitlines()
+    assert rows[0].startswith("student,") and rows[0].split(",")[-3:] == ["total", "max_total", "status"]
+    assert sorted(r.split(",")[0] for r in rows[1:]) == ["blank", "noisy", "solution"]
