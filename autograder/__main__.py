@@ -1,13 +1,26 @@
 """python -m autograder: the instructor's command line.
 
-  release [NN_topic ...]      regenerate course/ from solutions/
-  check                       fail if course/ is not what solutions/ generates
-  grade DIR [--csv PATH]      autograde DIR/<student>/.../NN_topic.ipynb, write feedback and a CSV
+  release [NN_topic ...]        regenerate course/ from solutions/
+  check                         fail if course/ is not what solutions/ generates
+  precheck SUBMISSIONS          collect and pre-check submissions, report problems, grade nothing
+  grade SUBMISSIONS [--jobs N]  collect, pre-check, autograde, feedback, grades CSV
+  bundle [OUT]                  write the student bundle (notebooks, library without reference/)
+
+SUBMISSIONS is a folder with one folder per student, or an LMS zip (Blackboard "attempt",
+Canvas, Moodle file names, or --regex with nbgrader's named groups student_id and file_id).
+The working folder is $DEEPTRAIN_GRADING_DIR or grading/ (plain nbgrader layout).
 """
 import argparse
+import os
 import sys
 
 from . import assignments
+
+
+def _size(text):
+    units = {"k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+    text = str(text).strip().lower().rstrip("b")
+    return int(float(text[:-1]) * units[text[-1]]) if text and text[-1] in units else int(text)
 
 
 def main(argv=None):
@@ -17,10 +30,27 @@ def main(argv=None):
     p = sub.add_parser("release", help="regenerate course/ from solutions/")
     p.add_argument("names", nargs="*", help=f"assignments (default: all of {assignments()})")
     sub.add_parser("check", help="fail if course/ is stale")
-    p = sub.add_parser("grade", help="autograde a folder of submissions (one folder per student)")
-    p.add_argument("submissions")
-    p.add_argument("--assignments", nargs="*", default=None)
-    p.add_argument("--csv", default=None, help="where to write the grades CSV (default grading/grades.csv)")
+    for name, text in (("precheck", "collect and pre-check submissions (no grading)"),
+                       ("grade", "autograde submissions (a folder, one folder per student, or an LMS zip)")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("submissions")
+        p.add_argument("--assignments", nargs="*", default=None)
+        p.add_argument("--regex", default=None, help="LMS file-name regex with (?P<student_id>) and (?P<file_id>)")
+        p.add_argument("--lms", default="auto", choices=["auto", "attempt", "canvas", "moodle", "folders"])
+        if name == "grade":
+            p.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
+                           help=f"notebooks graded at once (default: the number of CPUs, {os.cpu_count()})")
+            p.add_argument("--csv", default=None, help="grades CSV (default GRADING/grades.csv)")
+            p.add_argument("--grading", default=None, help="working folder (default $DEEPTRAIN_GRADING_DIR or grading/)")
+            p.add_argument("--timeout", type=int, default=None, help="seconds per cell (default 120)")
+            p.add_argument("--notebook-timeout", type=int, default=None,
+                           help="wall-clock seconds per notebook, kernel restarts included (default 600)")
+            p.add_argument("--memory", default=None, help="memory cap per kernel, e.g. 3G (default 3G)")
+            p.add_argument("--no-feedback", action="store_true")
+            p.add_argument("--keep-work", action="store_true", help="keep the per-job working folders")
+    p = sub.add_parser("bundle", help="write what a class gets: course notebooks + library without reference/")
+    p.add_argument("out", nargs="?", default="dist/deeptrain-course", help="output folder (default dist/deeptrain-course)")
+    p.add_argument("--zip", action="store_true", help="also write OUT.zip")
     args = parser.parse_args(argv)
 
     if args.cmd == "release":
@@ -33,10 +63,20 @@ def main(argv=None):
             print("course/ is stale for: " + ", ".join(bad) + " (run `python -m autograder release`)")
             return 1
         print("course/ is up to date")
+    elif args.cmd == "precheck":
+        from .grade import precheck_report
+        return precheck_report(args.submissions, names=args.assignments, regex=args.regex, lms=args.lms)
     elif args.cmd == "grade":
         from .grade import grade
-        report = grade(args.submissions, names=args.assignments, csv_path=args.csv)
+        report = grade(args.submissions, names=args.assignments, grading=args.grading, csv_path=args.csv,
+                       jobs=args.jobs, regex=args.regex, lms=args.lms, timeout=args.timeout,
+                       notebook_timeout=args.notebook_timeout,
+                       memory_limit=_size(args.memory) if args.memory else None,
+                       feedback=not args.no_feedback, keep_work=args.keep_work)
         return 0 if all(o.status != "failed" for o in report.outcomes) else 1
+    elif args.cmd == "bundle":
+        from .bundle import bundle
+        bundle(args.out, make_zip=args.zip)
     return 0
 
 

@@ -16,10 +16,13 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from nbgrader.preprocessors import (  # noqa: E402
-    Execute, IgnorePattern, LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+    IgnorePattern, LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
     GetGrades, ClearHiddenTests)
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
-from autograder.preprocessors import StderrToStdout, ShortenTestTracebacks  # noqa: E402
+from autograder.preprocessors import (  # noqa: E402
+    StderrToStdout, ShortenTestTracebacks, LimitOutputSize, DeduplicateIdsCleanly)
+from nbgrader.preprocessors import ClearOutput, OverwriteKernelspec, OverwriteCells  # noqa: E402
+from autograder.execute import ResilientExecute  # noqa: E402
 
 c = get_config()  # noqa: F821 (provided by traitlets when this file is loaded)
 
@@ -27,7 +30,7 @@ GRADING = os.environ.get("DEEPTRAIN_GRADING_DIR", os.path.join(ROOT, "grading"))
 os.makedirs(GRADING, exist_ok=True)  # the gradebook database lives there
 
 c.CourseDirectory.root = ROOT
-c.CourseDirectory.course_id = "deeptrain"
+c.CourseDirectory.course_id = "deeptrain"   # autograder.COURSE_ID
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "course"
 c.CourseDirectory.submitted_directory = os.path.relpath(os.path.join(GRADING, "submitted"), ROOT)
@@ -44,14 +47,18 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # stderr in a graded cell is not a failure (a correct answer whose library warns keeps its
 # points), and a cell that runs too long is stopped.
 c.OverwriteCells.add_missing_cells = True
+# A duplicated graded cell must not fail the notebook (nbgrader issue 1941).
+c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIdsCleanly, OverwriteKernelspec, OverwriteCells,
+                                      CheckCellMetadata]
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 c.Autograde.autograde_preprocessors = [
-    Execute,
+    ResilientExecute,    # Execute that survives dead/hung kernels and undoes tampering (autograder/execute.py)
     StderrToStdout,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,
+    LimitOutputSize,     # LimitOutput counts lines; one 20 MB line stays 20 MB without this
     SaveAutoGrades,
     AssignLatePenalties,
     CheckCellMetadata,
@@ -61,3 +68,27 @@ c.Autograde.autograde_preprocessors = [
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ShortenTestTracebacks,
                                     CSSHTMLHeaderPreprocessor]
 c.ClearHiddenTests.enforce_metadata = False
+
+# Student code cannot make the grader hang, read the answers, or harm the next student
+# (autograder/sandbox.py, autograder/execute.py). Every limit can be changed on the command
+# line, e.g. `nbgrader autograde ... --ResilientExecute.notebook_timeout=300`.
+c.ResilientExecute.notebook_timeout = 600          # wall clock per notebook, restarts included
+c.ResilientExecute.max_restarts = 3                # fresh kernels after a cell killed or hung one
+c.SandboxedKernelManager.memory_limit = 3 * 1024 ** 3           # resident memory (watchdog)
+c.SandboxedKernelManager.address_space_limit = 8 * 1024 ** 3    # RLIMIT_AS (TensorFlow maps ~2.2 GB)
+c.SandboxedKernelManager.cpu_limit = 600                        # RLIMIT_CPU, seconds
+# The kernel imports deeptrain from a copy whose reference/ has no source; the original is hidden.
+c.SandboxedKernelManager.library = os.path.join(ROOT, "lib", "deeptrain")
+# Hidden from the kernel (its own notebook folder stays visible): everything in the repository
+# but the Python environment (solutions, tests, git history, the library's sources, the default
+# and the current grading folders with their gradebooks and other students' work), and whatever
+# $DEEPTRAIN_SANDBOX_HIDE lists. Files elsewhere that the grader's user can read stay readable.
+from autograder import kernel_hidden_paths  # noqa: E402
+c.SandboxedKernelManager.hide = kernel_hidden_paths(GRADING)
+# Data the notebooks load stays readable wherever it is ($DEEPTRAIN_DATA may be in the repository).
+c.SandboxedKernelManager.expose_ro = [p for p in [os.environ.get("DEEPTRAIN_DATA")] if p]
+
+# Plain `nbgrader zip_collect ASSIGNMENT` reads GRADING/downloaded/ASSIGNMENT/archive/ and
+# understands the Blackboard "attempt" file names (python -m autograder grade ZIP knows more).
+c.ZipCollectApp.downloaded_directory = os.path.relpath(os.path.join(GRADING, "downloaded"), ROOT)
+c.FileNameCollectorPlugin.named_regexp = r".+_(?P<student_id>[^_]+)_attempt_(?P<timestamp>[0-9\-]+)_(?P<file_id>.+)"

@@ -1,8 +1,6 @@
 """Regenerate course/ (the student release) from solutions/ with nbgrader generate_assignment."""
 import json
 import os
-import shutil
-import sys
 import tempfile
 
 from . import COURSE, assignments

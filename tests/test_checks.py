@@ -75,3 +75,11 @@ def test_no_delegation_catches_a_tensorflow_op():
     with pytest.raises(checks.DelegationError):
         with checks.no_delegation("tensorflow.math:sigmoid"):
             tf.math.sigmoid(tf.zeros(2))
+
+
+def test_no_delegation_on_a_tensorflow_op_lets_other_ops_through():
+    # TensorFlow's dispatch wrapper is shared by every op: only sigmoid itself is forbidden.
+    import tensorflow as tf
+    with checks.no_delegation("tensorflow.math:sigmoid"):
+        y = 1 / (1 + tf.exp(-tf.zeros(2)))
+    np.testing.assert_allclose(y.numpy(), 0.5)

@@ -139,15 +139,20 @@ def _code_objects(obj, seen=None):
                 builtins |= b
         return codes, builtins
     func = getattr(obj, "__func__", obj)
-    code = getattr(func, "__code__", None)
-    if code is not None:
-        codes.add(code)
+    wrapped = False
     for attr in ("__wrapped__", "python_function", "_python_function"):
         inner = getattr(func, attr, None)
         if inner is not None and inner is not func:
             c, b = _code_objects(inner, seen)
             codes |= c
             builtins |= b
+            wrapped = True
+    # A decorator's wrapper code (TensorFlow's dispatch and traceback wrappers, Keras'
+    # tracking wrapper) is shared by every function it decorates: watching it would flag
+    # tf.exp as a call to tf.math.sigmoid. Watch the wrapped function only.
+    code = getattr(func, "__code__", None)
+    if code is not None and not wrapped:
+        codes.add(code)
     return codes, builtins
 
 
@@ -157,16 +162,83 @@ def _label(target):
     return getattr(target, "__qualname__", None) or getattr(target, "__name__", repr(target))
 
 
+_SKIP_OPS = {"CACHE", "PRECALL", "PUSH_NULL", "KW_NAMES", "NOP", "RESUME", "EXTENDED_ARG", "COPY_FREE_VARS",
+             "MAKE_CELL"}
+
+
+def _quick_key(code):
+    """Names, local names, argument counts and docstring: equal for a function and its copies."""
+    doc = code.co_consts[0] if code.co_consts and isinstance(code.co_consts[0], str) else None
+    return (code.co_names, code.co_varnames, code.co_argcount, code.co_kwonlyargcount, doc)
+
+
+def _fingerprint(code):
+    """What a copy of a function keeps: its instructions and constants (the docstring too).
+
+    Not its name, file or line numbers: ``exec(inspect.getsource(f))`` or
+    ``f.__code__.replace(co_name=...)`` give a new code object with the same fingerprint.
+    Instructions are compared by name and argument, not as raw bytes: the same source compiles
+    to slightly different bytes in a module and alone (method-call and cache details).
+    """
+    import dis
+    ops = []
+    for ins in dis.get_instructions(code):
+        if ins.opname in _SKIP_OPS:
+            continue
+        op = "LOAD_ATTR" if ins.opname == "LOAD_METHOD" else ins.opname
+        if "JUMP" in op or op in ("FOR_ITER", "SEND"):
+            ops.append((op,))
+        elif isinstance(ins.argval, types.CodeType):
+            ops.append((op, _fingerprint(ins.argval)))
+        else:
+            ops.append((op, type(ins.argval).__name__, repr(ins.argval)))
+    return _quick_key(code), tuple(ops)
+
+
+# sys.setprofile raises an audit event: a guard that is switched off inside its block notices.
+_GUARDS = []
+_AUDIT_INSTALLED = []
+
+
+class _GuardState:
+    def __init__(self, thread):
+        self.thread, self.internal, self.tampered = thread, False, False
+
+
+def _audit(event, args):
+    if event == "sys.setprofile" and _GUARDS:
+        import threading
+        state = _GUARDS[-1]
+        if not state.internal and threading.get_ident() == state.thread:
+            state.tampered = True
+
+
+def _set_profile(state, func):
+    state.internal = True
+    try:
+        sys.setprofile(func)
+    finally:
+        state.internal = False
+
+
 @contextlib.contextmanager
 def no_delegation(*targets, what="your function"):
-    """Fail if code run inside the block calls any of ``targets``.
+    """Fail if code run inside the block calls any of ``targets``, or a copy of one.
 
     targets: functions, classes, modules (every function in the module and its submodules),
     or import strings such as ``"deeptrain.reference"`` or ``"tensorflow.math:sigmoid"``.
     Works on aliases too (``from deeptrain.reference import sigmoid as s``), because it
-    watches which code runs (``sys.setprofile``) rather than replacing names.
-    Raises DelegationError after the block when a forbidden function ran.
+    watches which code runs (``sys.setprofile``, in threads started inside the block too)
+    rather than replacing names; and on copies of documented functions
+    (``exec(inspect.getsource(f))``, ``types.FunctionType(f.__code__.replace(...), ...)``),
+    because it also compares the instructions, constants (docstring included) and names of the
+    code that runs with the targets'. Undocumented one-liners are matched by identity only: a
+    student's ``lambda z: np.maximum(z, 0.0)`` may well equal a library's.
+    Raises DelegationError after the block when a forbidden function ran, or when code inside
+    the block switched the check off (``sys.setprofile``).
     """
+    import threading
+
     codes, builtins, labels = set(), set(), {}
     for target in targets:
         try:
@@ -180,20 +252,62 @@ def no_delegation(*targets, what="your function"):
             labels[id(fn)] = _label(target)
         codes |= c
         builtins |= {id(fn) for fn in b}
+    fingerprints, quick = {}, set()
+    for code in codes:
+        if _quick_key(code)[-1] is None or len(_quick_key(code)[-1]) < 20:
+            continue  # copies are recognised by the docstring they keep: a bare lambda may be anyone's
+        try:
+            fingerprints.setdefault(_fingerprint(code), labels[code])
+            quick.add(_quick_key(code))
+        except Exception:  # an exotic constant: identity matching still applies
+            pass
+    seen = {}   # id(code) -> (code, label or None): each code object is examined once
     called = []
 
+    def match(code):
+        hit = seen.get(id(code))
+        if hit is None or hit[0] is not code:
+            label = labels.get(code) if code in codes else None
+            if label is None and _quick_key(code) in quick:
+                try:
+                    label = fingerprints.get(_fingerprint(code))
+                except Exception:
+                    label = None
+                if label is not None:
+                    label = f"a copy of {label}"
+            hit = seen[id(code)] = (code, label)
+        return hit[1]
+
     def profiler(frame, event, arg):
-        if event == "call" and frame.f_code in codes:
-            called.append(labels[frame.f_code])
+        if event == "call":
+            label = match(frame.f_code)
+            if label is not None:
+                called.append(label)
         elif event == "c_call" and id(arg) in builtins:
             called.append(labels[id(arg)])
 
+    if not _AUDIT_INSTALLED:
+        sys.addaudithook(_audit)
+        _AUDIT_INSTALLED.append(True)
+    state = _GuardState(threading.get_ident())
+    _GUARDS.append(state)
     previous = sys.getprofile()
-    sys.setprofile(profiler)
+    previous_threads = getattr(threading, "_profile_hook", None)
+    threading.setprofile(profiler)
+    _set_profile(state, profiler)
     try:
         yield
     finally:
-        sys.setprofile(previous)
+        still_on = sys.getprofile() is profiler
+        _set_profile(state, previous)
+        threading.setprofile(previous_threads)
+        for i in range(len(_GUARDS) - 1, -1, -1):
+            if _GUARDS[i] is state:
+                del _GUARDS[i]
+                break
+    if state.tampered or not still_on:
+        raise DelegationError(f"while {what} ran, the delegation check was switched off (sys.setprofile): "
+                              "graded code must not change the interpreter's profiling hooks")
     if called:
         raise DelegationError(f"{what} called {called[0]}: this exercise asks you to implement "
                               "it yourself, not to call a library version")

@@ -55,7 +55,7 @@ def graded(tmp_path_factory):
         (subs / "blank" / f"{name}.ipynb").write_bytes(open(os.path.join(COURSE, name, f"{name}.ipynb"), "rb").read())
         noisy_copy(src, subs / "noisy" / f"{name}.ipynb")
     work = tmp_path_factory.mktemp("grading")
-    report = grade(str(subs), grading=str(work), log=print)
+    report = grade(str(subs), grading=str(work), log=print, jobs=2)
     return {(o.student, o.assignment): o for o in report.outcomes}, work
 
 

@@ -1,0 +1,131 @@
+"""Hostile and broken submissions each get the grade they deserve, readable feedback, and the
+batch goes on (the corpus is tests/grading/corpus.py, generated from module 01).
+
+One batch of 16 notebooks is graded with --jobs 2, a 30 s cell limit, a 240 s notebook limit and
+a 1.5 GB memory cap; every test below reads its result.
+"""
+import html
+import os
+import re
+import site
+
+import pytest
+
+import corpus
+from autograder import ROOT
+from autograder.grade import grade
+
+pytestmark = pytest.mark.slow
+NAME = corpus.NAME
+# Flagged: the score stands, a human should look (patching, IPython internals, reading course
+# files, killing processes). Not flagged: honest work, broken structure, or code that is merely
+# wrong in a heavy way (loops forever, eats memory).
+REVIEW = ("tamper_numpy", "tamper_checks", "assert_defeat", "reads_solutions", "delegation", "vandal", "os_exit")
+HONEST = ("solution", "blank", "noisy_output", "broken_structure", "infinite_loop", "unstoppable_loop",
+          "memory_bomb", "edited_test")
+
+
+def _planted_files():
+    """Files the vandal case tries to create in the library and the environment."""
+    dirs = site.getsitepackages() + [os.path.join(ROOT, "lib", "deeptrain")]
+    return [p for p in (os.path.join(d, "sitecustomize.py") for d in dirs)
+            if os.path.exists(p) and "pwned" in open(p).read()]
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    assert not _planted_files(), "a previous run left a planted file"
+    subs = tmp_path_factory.mktemp("corpus")
+    expected = corpus.build(str(subs))
+    work = tmp_path_factory.mktemp("grading")
+    report = grade(str(subs), names=[NAME], grading=str(work), jobs=2, timeout=30, notebook_timeout=240,
+                   memory_limit=int(1.5 * 1024 ** 3), log=print)
+    planted = _planted_files()
+    for path in planted:  # never leave a planted file behind, even when the test fails
+        os.remove(path)
+    return {o.student: o for o in report.outcomes}, expected, report, work, planted
+
+
+def _feedback(outcome):
+    assert outcome.feedback, f"no feedback for {outcome.student}"
+    return html.unescape(re.sub(r"<[^>]+>", "", open(outcome.feedback, encoding="utf-8").read()))
+
+
+@pytest.mark.parametrize("student", ["solution", "blank"] + list(corpus.CASES))
+def test_each_submission_gets_the_grade_it_deserves(batch, student):
+    outcomes, expected, *_ = batch
+    o = outcomes[student]
+    score, text = expected[student]
+    print(f"{student}: {o.status} {o.score:g}/{o.max_score:g} | notes: {o.notes} | review: {o.review}")
+    if score is None:
+        assert o.status == "failed" and text in o.message, o.message
+        return
+    assert o.status in ("graded", "flagged"), o.message
+    assert (o.score, o.max_score) == (score, sum(corpus.points().values())), f"{o.score}/{o.max_score}"
+
+
+@pytest.mark.parametrize("student", ["solution", "blank"] + [c for c in corpus.CASES if c != "invalid_json"])
+def test_feedback_says_what_happened(batch, student):
+    outcomes, expected, *_ = batch
+    assert expected[student][1] in _feedback(outcomes[student])
+
+
+@pytest.mark.parametrize("student", REVIEW)
+def test_cheating_attempts_are_flagged_for_review(batch, student):
+    o = batch[0][student]
+    assert o.status == "flagged" and o.review, (o.status, o.review)
+
+
+@pytest.mark.parametrize("student", HONEST)
+def test_honest_or_merely_broken_work_is_not_flagged(batch, student):
+    o = batch[0][student]
+    assert o.status == "graded", o.review
+
+
+def test_repairs_are_reported_to_the_student_and_the_instructor(batch):
+    o = batch[0]["broken_structure"]
+    notes = " ".join(o.notes)
+    for word in ("appeared 2 times", "deleted", "raw", "points"):
+        assert word in notes, notes
+    assert "Notes from the grader" in _feedback(o)
+
+
+def test_unreadable_file_fails_alone_and_names_the_problem(batch):
+    o = batch[0]["invalid_json"]
+    assert o.status == "failed" and "not valid notebook JSON" in o.message and o.review
+
+
+def test_feedback_never_shows_hidden_tests(batch):
+    for o in batch[0].values():
+        if o.feedback:
+            text = open(o.feedback, encoding="utf-8").read()
+            assert "BEGIN HIDDEN TESTS" not in text and "no_delegation" not in text, o.student
+
+
+def test_megabytes_of_output_are_cut_in_the_graded_notebook_and_feedback(batch):
+    o, work = batch[0]["noisy_output"], batch[3]
+    graded = os.path.join(work, "autograded", "noisy_output", NAME, f"{NAME}.ipynb")
+    assert os.path.getsize(graded) < 2_000_000 and os.path.getsize(o.feedback) < 3_000_000
+
+
+def test_kernel_could_not_plant_files_in_the_library_or_environment(batch):
+    assert not batch[4], f"planted: {batch[4]}"
+
+
+def test_grades_csv_lists_every_case(batch):
+    outcomes, _, report, work, _ = batch
+    rows = open(report.csv_path).read().splitlines()
+    assert sorted(r.split(",")[0] for r in rows[1:]) == sorted(outcomes)
+    detail = open(report.detail_csv_path).read()
+    assert "flagged" in detail and "failed" in detail
+
+
+def test_main_gradebook_holds_every_graded_submission(batch):
+    from nbgrader.api import Gradebook
+    outcomes, _, _, work, _ = batch
+    with Gradebook("sqlite:///" + os.path.join(work, "gradebook.db")) as gb:
+        for o in outcomes.values():
+            if o.status in ("graded", "flagged"):
+                sub = gb.find_submission_notebook(NAME, NAME, o.student)
+                auto = sum(g.score for g in sub.grades if g.cell_type == "code")
+                assert auto == o.score, o.student
