@@ -29,8 +29,11 @@ setup: $(STAMP) data
 data: $(STAMP)
 	@$(BIN)/python -m deeptrain.data --check
 
+# Jupyter refuses to run as root without --allow-root (containers often run as root).
+LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=course
+	$(BIN)/jupyter lab --notebook-dir=course $(LAB_FLAGS)
 
 test: setup
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile
