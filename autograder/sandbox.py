@@ -114,6 +114,12 @@ def isolate_files(libc, hide, expose_rw, expose_ro, tmp_size):
     _check(libc.unshare(CLONE_NEWNS), "unshare(mount)")
     _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
     expose = [(p, True) for p in expose_rw] + [(p, False) for p in expose_ro]
+    # The Python installation must stay reachable even when it lives below a hidden folder
+    # (a checkout under /tmp has its .venv there, and /tmp is replaced by a fresh tmpfs).
+    # Listed first, so that exposed folders inside it are mounted after it.
+    for prefix in sorted({sys.prefix, sys.exec_prefix, sys.base_prefix}, key=len, reverse=True):
+        if prefix and os.path.isdir(prefix) and all(prefix != p for p, _ in expose):
+            expose.insert(0, (prefix, False))
     fds = {p: os.open(p, os.O_PATH) for p, _ in expose if os.path.exists(p)}
     # 1. Everything read-only (per mount; the file systems themselves are untouched).
     for point, flags in _mountinfo():
