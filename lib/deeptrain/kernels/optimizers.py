@@ -19,14 +19,24 @@ __all__ = ["Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam", "AdaMax", "Nada
 
 
 class _Optimizer(keras.optimizers.Optimizer):
-    """Shared plumbing: hyperparameters stored as attributes and listed in get_config."""
+    """Shared plumbing: hyperparameters stored as attributes and listed in get_config; the
+    zero-initialised slot variables named in ``_SLOTS`` created by ``build`` as ``self._<slot>``
+    (one per model variable)."""
 
     _HYPER = ()
+    _SLOTS = ()
 
     def __init__(self, learning_rate, name, hyper, **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         for key, value in hyper.items():
             setattr(self, key, value)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        for slot in self._SLOTS:
+            setattr(self, f"_{slot}", self.add_optimizer_variables(var_list, slot))
 
     def _cast(self, value, variable):
         # Python float -> tensor of the variable's dtype in one step (ops.cast(0.9, "float64")
@@ -44,15 +54,11 @@ class Momentum(_Optimizer):
     m <- momentum * m - lr * g; theta <- theta + m."""
 
     _HYPER = ("momentum",)
+    _SLOTS = ("m",)
 
     def __init__(self, learning_rate=0.01, momentum=0.0, name="momentum", **kwargs):
         super().__init__(learning_rate, name, dict(momentum=momentum), **kwargs)
 
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
-        self._m = self.add_optimizer_variables(var_list, "m")
 
     def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype)
@@ -109,15 +115,11 @@ class RMSProp(_Optimizer):
     s <- rho * s + (1 - rho) * g^2; theta <- theta - lr * g / sqrt(s + epsilon)."""
 
     _HYPER = ("rho", "epsilon")
+    _SLOTS = ("s",)
 
     def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, name="rmsprop", **kwargs):
         super().__init__(learning_rate, name, dict(rho=rho, epsilon=epsilon), **kwargs)
 
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
-        self._s = self.add_optimizer_variables(var_list, "s")
 
     def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype)
@@ -134,15 +136,11 @@ class Adam(_Optimizer):
     theta <- theta - lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(s) + epsilon)."""
 
     _HYPER = ("beta_1", "beta_2", "epsilon")
+    _SLOTS = ("m", "s")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name="adam", **kwargs):
         super().__init__(learning_rate, name, dict(beta_1=beta_1, beta_2=beta_2, epsilon=epsilon), **kwargs)
 
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
-        self._m, self._s = self.add_optimizer_variables(var_list, ["m", "s"])
 
     def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype)
@@ -162,15 +160,11 @@ class AdaMax(_Optimizer):
     theta <- theta - lr / (1 - b1^t) * m / (u + epsilon)."""
 
     _HYPER = ("beta_1", "beta_2", "epsilon")
+    _SLOTS = ("m", "u")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name="adamax", **kwargs):
         super().__init__(learning_rate, name, dict(beta_1=beta_1, beta_2=beta_2, epsilon=epsilon), **kwargs)
 
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
-        self._m, self._u = self.add_optimizer_variables(var_list, ["m", "u"])
 
     def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype)
@@ -196,15 +190,16 @@ class Nadam(_Optimizer):
     """
 
     _HYPER = ("beta_1", "beta_2", "epsilon")
+    _SLOTS = ("m", "s")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name="nadam", **kwargs):
         super().__init__(learning_rate, name, dict(beta_1=beta_1, beta_2=beta_2, epsilon=epsilon), **kwargs)
+
 
     def build(self, var_list):
         if self.built:
             return
         super().build(var_list)
-        self._m, self._s = self.add_optimizer_variables(var_list, ["m", "s"])
         self._mu_product = [self.add_variable((), initializer="ones", dtype=v.dtype, name=f"mu_product_{k}")
                             for k, v in enumerate(var_list)]
 
