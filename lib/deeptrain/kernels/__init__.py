@@ -14,6 +14,8 @@ _TOPICS = ("activations", "batchnorm", "clipping", "gradients", "init", "monitor
 
 def __getattr__(name):
     if name in _TOPICS:
+        from .._setup import import_tensorflow
+        import_tensorflow()  # quiet on every CPU even when a kernel is the first TF user
         module = importlib.import_module(f"{__name__}.{name}")
         globals()[name] = module
         return module
