@@ -5,14 +5,22 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.deeptrain-installed
 JOBS   ?= 2
+WORK   := work
+GRADING ?=
 # Quiet TensorFlow's C++ log in every process the targets start.
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: setup data lab test test-fast release grade bench clean help
+# A Jupyter server started by these targets finds this environment's programs (formgrader
+# runs `alembic` by name) and the course's Jupyter settings (etc/jupyter/README.md).
+SERVER_ENV := PATH="$(abspath $(BIN)):$$PATH" JUPYTER_CONFIG_PATH="$(CURDIR)/etc/jupyter" \
+              $(if $(GRADING),DEEPTRAIN_GRADING_DIR="$(abspath $(GRADING))",)
+
+.PHONY: setup data lab formgrader test test-fast release grade bench clean help
 
 help:
-	@echo "make lab      set up .venv, check the data, open JupyterLab on course/"
-	@echo "make test     set up .venv, check the data, run the whole test suite"
+	@echo "make lab      set up .venv, get the data, open JupyterLab on your working copy work/"
+	@echo "make test     set up .venv, get the data, run the whole test suite"
+	@echo "make formgrader [GRADING=DIR]   JupyterLab on formgrader, for the grades in DIR (default grading/)"
 	@echo "make release  regenerate course/ from solutions/ (nbgrader generate_assignment)"
 	@echo "make grade SUBMISSIONS=DIR   autograde a folder of submissions (one folder per student)"
 	@echo "make bench    run the kernel benchmarks and rewrite BENCHMARKS.md"
@@ -26,14 +34,26 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) data
 
+# Installs the Debian package (root or password-less sudo) or downloads through Keras when missing.
 data: $(STAMP)
-	@$(BIN)/python -m deeptrain.data --check
+	@$(BIN)/python -m deeptrain.data --fetch
 
 # Jupyter refuses to run as root without --allow-root (containers often run as root).
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# Students work in work/, a git-ignored copy of course/ made and updated here without ever
+# overwriting an edited notebook (lib/deeptrain/workspace.py); the server's root is the
+# repository, so that formgrader finds nbgrader_config.py, and it opens on work/.
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=course $(LAB_FLAGS)
+	@$(BIN)/python -m deeptrain.workspace course $(WORK)
+	@$(SERVER_ENV) $(BIN)/python -m autograder.formgrader
+	$(SERVER_ENV) $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
+	    --LabApp.default_url=/lab/tree/$(WORK) $(LAB_FLAGS)
+
+formgrader: setup
+	@$(SERVER_ENV) $(BIN)/python -m autograder.formgrader
+	$(SERVER_ENV) $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
+	    --LabApp.default_url=/formgrader $(LAB_FLAGS)
 
 test: setup
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile
@@ -46,10 +66,11 @@ release: setup
 
 grade: setup
 	@test -n "$(SUBMISSIONS)" || (echo "usage: make grade SUBMISSIONS=path/to/submissions" && exit 2)
-	$(BIN)/python -m autograder grade $(SUBMISSIONS)
+	$(BIN)/python -m autograder grade $(SUBMISSIONS) $(if $(GRADING),--grading "$(GRADING)",)
 
 bench: setup
 	$(BIN)/python -m bench
 
+# work/ is the students' own work: `make clean` leaves it alone.
 clean:
 	rm -rf $(VENV) grading .pytest_cache

@@ -2,6 +2,8 @@
 
 OUT/
   README.md            set-up and submission instructions
+  Makefile             ``make lab``: the same set-up command as the course repository
+  etc/jupyter/         the Jupyter settings ``make lab`` uses (etc/jupyter/README.md)
   pyproject.toml       installs the ``deeptrain`` library (``pip install -e .``) and its dependencies
   requirements.txt     the same dependencies, for ``pip install -r``
   environment.yml      the same, for conda
@@ -18,8 +20,9 @@ import zipfile
 
 from . import COURSE, ROOT, assignments
 
-# Instructor and CI tools that students do not need.
-_INSTRUCTOR_ONLY = ("nbgrader", "pytest", "pytest-xdist", "nbval")
+# Instructor and CI tools that students do not need. nbgrader stays: its Validate button is
+# how students run their checks the way the grader will.
+_INSTRUCTOR_ONLY = ("pytest", "pytest-xdist", "nbval", "playwright", "jupyterhub", "dask")
 
 
 def _dependencies():
@@ -45,24 +48,29 @@ README = """# Training Deep Neural Networks: student bundle
 
 Eight Jupyter notebooks (in `course/`) and the small library they import (`lib/deeptrain`).
 
-## Set up (once)
+## Set up and open (one command)
 
 ```bash
-python3 -m venv .venv                 # Python 3.11 or 3.12
-.venv/bin/pip install -e .            # the deeptrain library and its dependencies
-.venv/bin/jupyter lab --notebook-dir=course
+make lab
 ```
 
-With conda instead: `conda env create -f environment.yml && conda activate deeptrain-student`,
-then `pip install -e .` and `jupyter lab --notebook-dir=course`.
+It creates `.venv` (Python 3.11 or 3.12), installs the `deeptrain` library with JupyterLab and
+nbgrader's Validate button, gets Fashion-MNIST when it is missing (the Debian package
+`dataset-fashion-mnist` when you may install packages, else the Keras download), copies the
+notebooks to `work/` and opens JupyterLab there.
 
-The notebooks use Fashion-MNIST. `deeptrain` looks for it in `$DEEPTRAIN_DATA`, in the Keras
-cache (`~/.keras/datasets/fashion-mnist`) and in `/usr/share/datasets/fashion-mnist`
-(`sudo apt-get install dataset-fashion-mnist` on Debian/Ubuntu), and only then downloads it.
+With conda instead: `conda env create -f environment.yml && conda activate deeptrain-student`,
+then `make lab PYTHON=python` (or `jupyter lab` in `work/` after
+`python -m deeptrain.workspace course work`).
+
+**Your work lives in `work/`.** `course/` is the pristine release. When your instructor gives
+you a new version of the bundle, copy your `work/` into it and run `make lab` again: new and
+untouched notebooks are updated, a notebook you edited is never overwritten (the new version
+appears beside it as `NN_topic (course update).ipynb`).
 
 ## Work and submit
 
-Open `course/NN_topic/NN_topic.ipynb` in order and start each from its first cell. Write your
+Open `work/NN_topic/NN_topic.ipynb` in order and start each from its first cell. Write your
 code between the stubs of each exercise and run the cell after it: its visible checks print
 `Visible checks passed.` More tests run when your work is graded. Written questions go in the
 cells marked `YOUR ANSWER HERE`.
@@ -71,6 +79,49 @@ Submit each notebook under its own name (`01_unstable_gradients.ipynb`, ...), sa
 Jupyter. Do not delete, copy or retype the exercise and test cells: the grader puts them back,
 but it tells your instructor.
 """
+
+
+MAKEFILE = """# `make lab`: set up .venv, get the data, open JupyterLab on work/ (your copy of course/).
+PYTHON ?= python3
+BIN    := .venv/bin
+STAMP  := .venv/.deeptrain-installed
+export TF_CPP_MIN_LOG_LEVEL := 3
+LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: lab setup
+$(STAMP): pyproject.toml
+\t@test -x $(BIN)/python || $(PYTHON) -m venv .venv
+\t$(BIN)/python -m pip install --quiet --upgrade pip
+\t$(BIN)/python -m pip install --quiet -e .
+\t@touch $(STAMP)
+
+setup: $(STAMP)
+\t@$(BIN)/python -m deeptrain.data --fetch
+
+lab: setup
+\t@$(BIN)/python -m deeptrain.workspace course work
+\tPATH="$(abspath $(BIN)):$$PATH" JUPYTER_CONFIG_PATH="$(CURDIR)/etc/jupyter" $(BIN)/jupyter lab \\
+\t    --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/work $(LAB_FLAGS)
+"""
+
+# A student's JupyterLab: Validate stays; the instructor's panels (formgrader, create
+# assignment) and the exchange panels are off; the bundle's own files are out of sight.
+_STUDENT_PLUGINS_OFF = ("@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:course-list",
+                        "@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+                        "@jupyterlab/apputils-extension:announcements")
+
+
+def _jupyter_settings(folder):
+    """Write the student edition of etc/jupyter/ (see the repository's etc/jupyter/README.md)."""
+    import json
+    os.makedirs(os.path.join(folder, "labconfig"), exist_ok=True)
+    with open(os.path.join(ROOT, "etc", "jupyter", "jupyter_server_config.json"), encoding="utf-8") as f:
+        server = json.load(f)
+    server["ServerApp"]["jpserver_extensions"]["nbgrader.server_extensions.formgrader"] = False
+    with open(os.path.join(folder, "jupyter_server_config.json"), "w", encoding="utf-8") as f:
+        json.dump(server, f, indent=2)
+    with open(os.path.join(folder, "labconfig", "page_config.json"), "w", encoding="utf-8") as f:
+        json.dump({"disabledExtensions": {p: True for p in _STUDENT_PLUGINS_OFF}}, f, indent=2)
 
 
 def bundle(out, make_zip=False, log=print):
@@ -121,6 +172,9 @@ where = ["lib"]
                 "  - pip:\n" + "".join(f"      - {d}\n" for d in deps) + "      - -e .\n")
     with open(os.path.join(out, "README.md"), "w", encoding="utf-8") as f:
         f.write(README)
+    with open(os.path.join(out, "Makefile"), "w", encoding="utf-8") as f:
+        f.write(MAKEFILE)
+    _jupyter_settings(os.path.join(out, "etc", "jupyter"))
     if make_zip:
         base = out.rstrip(os.sep)
         with zipfile.ZipFile(base + ".zip", "w", zipfile.ZIP_DEFLATED) as z:

@@ -38,6 +38,10 @@ c.CourseDirectory.autograded_directory = os.path.relpath(os.path.join(GRADING, "
 c.CourseDirectory.feedback_directory = os.path.relpath(os.path.join(GRADING, "feedback"), ROOT)
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(GRADING, "gradebook.db")
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
+# A single-machine course has no shared exchange; formgrader still checks that one exists, so
+# give it a private one in the grading folder (a JupyterHub class uses deploy/jupyterhub/).
+c.Exchange.root = os.path.join(GRADING, "exchange")
+os.makedirs(c.Exchange.root, exist_ok=True)
 
 # Release: stubs students see in place of solutions.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

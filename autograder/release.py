@@ -51,9 +51,15 @@ def stale(names=None):
 
 
 def _tree(folder):
+    """relpath -> bytes of the files a release consists of.
+
+    Hidden files and folders (JupyterLab's ``.ipynb_checkpoints/``, editor swap files) are
+    by-products of opening the release, not part of it, and never make it stale.
+    """
     files = {}
-    for dirpath, _, filenames in os.walk(folder):
-        for fn in filenames:
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for fn in (f for f in filenames if not f.startswith(".")):
             p = os.path.join(dirpath, fn)
             with open(p, "rb") as f:
                 files[os.path.relpath(p, folder)] = f.read()

@@ -19,8 +19,9 @@ import os
 # message ("NodeDef mentions attribute use_unbounded_threadpool") on stderr.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from ._setup import setup, is_grading, import_tensorflow  # noqa: E402
+from ._setup import setup, is_grading, import_tensorflow, native_stderr_silenced  # noqa: E402
 from .claims import claim  # noqa: E402
+from .exercises import needs  # noqa: E402
 
-__all__ = ["setup", "is_grading", "import_tensorflow", "claim"]
+__all__ = ["setup", "is_grading", "import_tensorflow", "claim", "needs"]
 __version__ = "0.1.0"

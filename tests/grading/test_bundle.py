@@ -42,7 +42,11 @@ def test_bundle_has_notebooks_library_and_setup_but_no_grading_material(bundle):
                    or f.endswith((".pyc", ".db")) for f in files), files
     text = "".join(open(os.path.join(bundle, f), errors="replace").read() for f in files if f.endswith(".ipynb"))
     assert "BEGIN HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text
-    assert "nbgrader" not in open(bundle / "requirements.txt").read()
+    requirements = open(bundle / "requirements.txt").read()
+    assert "nbgrader" in requirements, "students need nbgrader for the Validate button"
+    assert not any(tool in requirements for tool in ("pytest", "nbval", "playwright", "jupyterhub"))
+    assert {"Makefile", "etc/jupyter/jupyter_server_config.json", "etc/jupyter/labconfig/page_config.json"} <= files
+    assert "deeptrain.workspace course work" in open(bundle / "Makefile").read()
     assert os.path.exists(str(bundle) + ".zip")
 
 
