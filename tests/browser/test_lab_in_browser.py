@@ -1,0 +1,174 @@
+"""JupyterLab and formgrader in a real browser (Debian's Chromium, driven by Playwright).
+
+A student's server is started as `make lab` starts it, on a copy of the release; an
+instructor's as `make formgrader` starts it, on a grading folder written by
+`python -m autograder grade --grading DIR`. Screenshots of every failure are saved in
+tests/browser/artifacts/ (git-ignored).
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import nbformat
+import pytest
+
+from autograder import COURSE, ROOT, SOLUTIONS
+from servers import CHROMIUM_ARGS, TOKEN, chromium_path, jupyter_lab
+
+pytestmark = pytest.mark.slow
+MODULE = "01_unstable_gradients"
+ARTIFACTS = os.path.join(os.path.dirname(__file__), "artifacts")
+
+
+def _solved_copy(dst, code=True, written=True):
+    """The release of MODULE with the solution's answers typed into its answer cells
+    (code answers, written answers or both)."""
+    nb = nbformat.read(os.path.join(COURSE, MODULE, f"{MODULE}.ipynb"), as_version=4)
+    sol = nbformat.read(os.path.join(SOLUTIONS, MODULE, f"{MODULE}.ipynb"), as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in sol.cells
+               if c.metadata.get("nbgrader", {}).get("solution")
+               and (code if c.cell_type == "code" else written)}
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            cell.source = answers[gid]
+    nbformat.write(nb, dst)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = chromium_path()
+    if path is None:
+        pytest.skip("no Chromium installed (Debian: apt-get install chromium); .ci/run installs it")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    yield pg
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        pg.screenshot(path=os.path.join(ARTIFACTS, f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def student_lab(tmp_path_factory):
+    root = tmp_path_factory.mktemp("student")
+    shutil.copytree(os.path.join(COURSE, MODULE), root / "work" / MODULE)
+    _solved_copy(root / "work" / MODULE / "solved.ipynb")
+    _solved_copy(root / "work" / MODULE / "written_only.ipynb", code=False)
+    with jupyter_lab(str(root), str(root / "server.log")) as base:
+        yield base, root
+
+
+def _kernel_idle(page, base, path):
+    """True when the server has a kernel for the notebook at path and it is idle."""
+    sessions = page.request.get(f"{base}/api/sessions?token={TOKEN}").json()
+    return any(s.get("path", "").endswith(path) and s["kernel"]["execution_state"] == "idle" for s in sessions)
+
+
+def _open(page, base, path):
+    page.goto(f"{base}/lab/tree/{path}?token={TOKEN}&reset")   # reset: no tabs of earlier tests
+    page.locator(".jp-Notebook:visible .jp-Cell").first.wait_for()
+    # The kernel is ready when the server reports it idle and the page says so (a command
+    # sent before the page is connected runs no code cell at all, silently).
+    deadline = time.time() + 180
+    while not _kernel_idle(page, base, path):
+        assert time.time() < deadline, "the notebook's kernel never became idle"
+        time.sleep(1)
+    page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(timeout=120_000)
+
+
+def _menu(page, top, item):
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{top}$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{item}$")).click()
+
+
+def test_run_all_renders_the_figures_with_no_stderr_block(page, student_lab):
+    base, _ = student_lab
+    _open(page, base, f"work/{MODULE}/solved.ipynb")
+    _menu(page, "Run", "Run All Cells")
+    page.wait_for_function("""() => [...document.querySelectorAll('.jp-Notebook:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')]
+        .some(p => p.textContent.trim() !== '[ ]:')""", timeout=30_000)
+    # Every code cell has run when no prompt says [*] or is empty.
+    page.wait_for_function("""() => {
+        const prompts = [...document.querySelectorAll('.jp-Notebook:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')].map(p => p.textContent.trim());
+        return prompts.length > 0 && prompts.every(t => /^\\[\\d+\\]:$/.test(t));
+    }""", timeout=240_000)
+    assert page.locator(".jp-OutputArea-output[data-mime-type='image/png'] img").count() >= 2
+    assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0, \
+        "a cell shows a red stderr block"
+    assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']").count() == 0
+
+
+def _validate(page):
+    page.locator(".validate-button:visible").first.click()
+    return page.locator(".validation-success, .validation-failed").first
+
+
+def test_validate_passes_a_solved_notebook(page, student_lab):
+    base, _ = student_lab
+    _open(page, base, f"work/{MODULE}/solved.ipynb")
+    result = _validate(page)
+    result.wait_for(timeout=180_000)
+    assert "validation-success" in result.get_attribute("class"), result.inner_text()[:2000]
+    assert "Success! Your notebook passes all the tests." in result.inner_text()
+
+
+def test_validate_on_the_untouched_release_says_what_is_missing(page, student_lab):
+    base, root = student_lab
+    _open(page, base, f"work/{MODULE}/{MODULE}.ipynb")
+    result = _validate(page)
+    result.wait_for(timeout=180_000)
+    assert "validation-failed" in result.get_attribute("class")
+    assert "You did not provide a response." in result.inner_text()
+
+
+def test_validate_lists_the_failing_tests_when_the_code_is_missing(page, student_lab):
+    base, root = student_lab
+    _open(page, base, f"work/{MODULE}/written_only.ipynb")
+    result = _validate(page)
+    result.wait_for(timeout=180_000)
+    assert "validation-failed" in result.get_attribute("class")
+    text = result.inner_text()
+    assert text.count("The following cell failed:") >= 2, text[:2000]
+    assert "NotImplementedError" in text
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """A grading folder outside the repository, written by the instructor's grade command."""
+    tmp = tmp_path_factory.mktemp("instructor")
+    _solved_copy(tmp / "ann.ipynb")
+    (tmp / "subs" / "ann").mkdir(parents=True)
+    shutil.move(tmp / "ann.ipynb", tmp / "subs" / "ann" / f"{MODULE}.ipynb")
+    r = subprocess.run([sys.executable, "-m", "autograder", "grade", str(tmp / "subs"), "--grading",
+                        str(tmp / "grading"), "--jobs", "1"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return tmp / "grading"
+
+
+def test_formgrader_lists_the_assignments_and_shows_a_graded_student(page, graded, tmp_path):
+    env = {"DEEPTRAIN_GRADING_DIR": str(graded)}
+    with jupyter_lab(ROOT, str(tmp_path / "server.log"), env_extra=env, default_url="/formgrader") as base:
+        page.goto(f"{base}/formgrader?token={TOKEN}")
+        table = page.locator("#main-table")
+        table.locator("text=01_unstable_gradients").first.wait_for()
+        assert table.locator("text=08_regularization").count() >= 1
+        page.goto(f"{base}/formgrader/manage_students?token={TOKEN}")
+        row = page.locator("#main-table tr", has_text="ann")
+        row.first.wait_for()
+        text = row.first.inner_text()
+        assert re.search(r"\d+(\.\d+)?\s*/\s*\d+", text), text
