@@ -172,3 +172,16 @@ def test_formgrader_lists_the_assignments_and_shows_a_graded_student(page, grade
         row.first.wait_for()
         text = row.first.inner_text()
         assert re.search(r"\d+(\.\d+)?\s*/\s*\d+", text), text
+
+
+def test_no_exchange_panels_no_error_dialog_and_no_news_prompt(page, student_lab):
+    base, _ = student_lab
+    _open(page, base, f"work/{MODULE}/{MODULE}.ipynb")
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile("^Nbgrader$")).click()
+    items = page.locator(".lm-Menu-itemLabel:visible").all_inner_texts()
+    page.keyboard.press("Escape")
+    assert not any("Assignment List" in t or "Course List" in t for t in items), items
+    page.wait_for_timeout(3000)   # the news prompt and exchange errors arrive a moment after load
+    assert page.locator(".jp-Dialog").count() == 0, page.locator(".jp-Dialog").all_inner_texts()
+    toasts = " ".join(page.locator(".jp-Notification-Toast, .Toastify__toast").all_inner_texts())
+    assert "news" not in toasts.lower() and "exchange" not in toasts.lower(), toasts
