@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.deeptrain-installed
 JOBS   ?= 2
-WORK   := work
+WORK   ?= work
 GRADING ?=
 # Quiet TensorFlow's C++ log in every process the targets start.
 export TF_CPP_MIN_LOG_LEVEL := 3

@@ -53,32 +53,34 @@ def _wait_until_up(url, proc, log_path, timeout=90):
     raise RuntimeError(f"jupyter lab did not answer {url} within {timeout} s:\n{open(log_path).read()[-3000:]}")
 
 
-@contextlib.contextmanager
-def jupyter_lab(root, log_path, env_extra=None, default_url="/lab"):
-    """Start JupyterLab with root as its root folder; yields its base URL (no token)."""
-    port = free_port()
-    # Test-only settings, in a folder of the test's own: every cell stays in the page
-    # (JupyterLab otherwise leaves cells out of sight out of the DOM), no saved workspace.
+def _test_settings(log_path):
+    """Server flags for test-only settings, in a folder of the test's own: every cell stays
+    in the page (JupyterLab otherwise leaves cells out of sight out of the DOM), and no
+    workspace of an earlier run is restored."""
     settings = os.path.join(os.path.dirname(log_path), "lab-settings")
     tracker = os.path.join(settings, "@jupyterlab", "notebook-extension")
     os.makedirs(tracker, exist_ok=True)
     with open(os.path.join(tracker, "tracker.jupyterlab-settings"), "w") as f:
         f.write('{"windowingMode": "none"}')
-    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""),
-               JUPYTER_CONFIG_PATH=os.path.join(ROOT, "etc", "jupyter"), TF_CPP_MIN_LOG_LEVEL="3")
-    env.update(env_extra or {})
-    cmd = [os.path.join(BIN, "jupyter"), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-           f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={TOKEN}",
-           f"--LabApp.default_url={default_url}", "--ServerApp.port_retries=0",
-           f"--LabApp.user_settings_dir={settings}",
-           f"--LabApp.workspaces_dir={os.path.join(os.path.dirname(log_path), 'lab-workspaces')}"]
+    return [f"--LabApp.user_settings_dir={settings}",
+            f"--LabApp.workspaces_dir={os.path.join(os.path.dirname(log_path), 'lab-workspaces')}"]
+
+
+def _server_flags(port, log_path):
+    flags = ["--no-browser", f"--port={port}", "--ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
+             "--ServerApp.port_retries=0"] + _test_settings(log_path)
     if os.geteuid() == 0:
-        cmd.append("--allow-root")
+        flags.append("--allow-root")
+    return flags
+
+
+@contextlib.contextmanager
+def _running(cmd, cwd, env, log_path, port):
     log = open(log_path, "w")
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(f"{base}/api/status?token={TOKEN}", proc, log_path)
+        _wait_until_up(f"{base}/api/status?token={TOKEN}", proc, log_path, timeout=300)
         yield base
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -89,3 +91,29 @@ def jupyter_lab(root, log_path, env_extra=None, default_url="/lab"):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+
+
+@contextlib.contextmanager
+def make_server(target, log_path, **make_vars):
+    """`make lab` or `make formgrader` itself, with the server flags a test needs added
+    through the Makefile's LAB_FLAGS; yields the base URL (no token)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_CONFIG_PATH", "DEEPTRAIN_GRADING_DIR")}
+    cmd = ["make", "--no-print-directory", target, "LAB_FLAGS=" + " ".join(_server_flags(port, log_path))]
+    cmd += [f"{k}={v}" for k, v in make_vars.items()]
+    with _running(cmd, ROOT, env, log_path, port) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def jupyter_lab(root, log_path, env_extra=None, default_url="/lab"):
+    """JupyterLab on root, started as `make lab` starts it (this environment's bin on PATH,
+    the course's etc/jupyter settings); yields its base URL (no token)."""
+    port = free_port()
+    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""),
+               JUPYTER_CONFIG_PATH=os.path.join(ROOT, "etc", "jupyter"), TF_CPP_MIN_LOG_LEVEL="3")
+    env.update(env_extra or {})
+    cmd = [os.path.join(BIN, "jupyter"), "lab", f"--ServerApp.root_dir={root}",
+           f"--LabApp.default_url={default_url}"] + _server_flags(port, log_path)
+    with _running(cmd, root, env, log_path, port) as base:
+        yield base
