@@ -23,5 +23,5 @@ from ._setup import setup, is_grading, import_tensorflow, native_stderr_silenced
 from .claims import claim  # noqa: E402
 from .exercises import needs  # noqa: E402
 
-__all__ = ["setup", "is_grading", "import_tensorflow", "claim", "needs"]
+__all__ = ["setup", "is_grading", "import_tensorflow", "native_stderr_silenced", "claim", "needs"]
 __version__ = "0.1.0"

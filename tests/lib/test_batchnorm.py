@@ -291,3 +291,21 @@ def test_fold_batchnorm_model_rejects_non_sequential_models():
     model = tf.keras.Model(inp, L.BatchNormalization()(L.Dense(3)(inp)))
     with pytest.raises(TypeError, match="Sequential"):
         kbn.fold_batchnorm_model(model)
+
+
+def test_latency_comparison_sees_a_function_that_does_twice_the_work():
+    import time as _time
+
+    def work(n):
+        def run():
+            t0 = _time.process_time()
+            while _time.process_time() - t0 < n * 2e-4:   # busy CPU work: counts in both clocks
+                pass
+        return run
+
+    result = kbn.latency_comparison(work(1), work(2), calls=5, min_rounds=5, max_rounds=20, target_spread=0.2)
+    # CPU time is what this process spent: x2 whatever the load. Wall time also counts the
+    # waits for a core that other processes hold, so on a busy machine it is only >1 here.
+    assert 1.6 < result["cpu_speedup"] < 2.5, result
+    assert result["speedup"] > 1.0, result
+    assert 5 <= result["rounds"] <= 20 and result["spread"] >= 0

@@ -6,11 +6,15 @@
   inference-mode ``BatchNormalization`` layer that can be folded into a neighbouring
   ``Dense`` layer is gone (bench/bench_batchnorm.py measures what it buys).
 - ``folding_plan``: what ``fold_batchnorm_model`` would do with each BN layer, and why.
+- ``latency_comparison``: interleaved timing of two ways to predict (folded or not), wall and
+  CPU time, repeated until the ratio is stable (the notebook's demo and bench_batchnorm).
 """
+import time
+
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["batchnorm_forward", "update_moving_stats", "fold_batchnorm_model", "folding_plan"]
+__all__ = ["batchnorm_forward", "update_moving_stats", "fold_batchnorm_model", "folding_plan", "latency_comparison"]
 
 
 def batchnorm_forward(x, gamma, beta, eps=1e-3):
@@ -177,7 +181,7 @@ def fold_batchnorm_model(model, merge_activations=True):
       Dense("relu") -> BN -> Dropout) cannot be folded: it is copied as it is.
       ``folding_plan(model)`` lists what happens to each BN layer and why.
     merge_activations: give a folded Dense the activation of an ``Activation`` layer right
-    after it and drop that layer (the seeds' Dense(use_bias=False) -> BN -> Activation).
+    after it and drop that layer (the textbook's Dense(use_bias=False) -> BN -> Activation).
 
     The original model is not modified and shares no layer or variable with the result.
     The result is meant for inference (with training=True it does not use batch statistics).
@@ -207,3 +211,52 @@ def fold_batchnorm_model(model, merge_activations=True):
         if w:
             layer.set_weights(w)
     return new
+
+
+def _quartiles(values):
+    q1, q2, q3 = np.percentile(values, [25, 50, 75])
+    return float(q1), float(q2), float(q3)
+
+
+def latency_comparison(fn_a, fn_b, calls, min_rounds=5, max_rounds=30, target_spread=0.05, warmup=2):
+    """How much faster ``fn_a()`` runs than ``fn_b()``, robust to a busy machine.
+
+    fn_a, fn_b: callables without arguments (e.g. one prediction each). They are run in
+    interleaved rounds (a, b, a, b, ...) so that a slow spell of the machine hits both; one
+    round times ``calls`` calls of each. Rounds continue, from ``min_rounds`` up to
+    ``max_rounds``, until the interquartile range of the per-round speed-ups is at most
+    ``target_spread`` times their median. Wall time (``perf_counter``) and this process's
+    CPU time (``process_time``, all threads) are both recorded: CPU time is not inflated by
+    other processes waiting for the same cores, wall time is what a user waits.
+
+    Returns a dict: ``speedup`` (median of b/a per round, wall), ``spread`` (IQR / median of
+    those ratios), ``cpu_speedup`` (same with CPU time), ``cpu_spread``, ``rounds``,
+    ``stable`` (spread <= target), ``a_s``, ``b_s`` (median wall seconds per call).
+    """
+    for _ in range(warmup):
+        fn_a()
+        fn_b()
+    wall = {"a": [], "b": []}
+    cpu = {"a": [], "b": []}
+
+    def one(key, fn):
+        w0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(calls):
+            fn()
+        wall[key].append((time.perf_counter() - w0) / calls)
+        cpu[key].append((time.process_time() - c0) / calls)
+
+    ratios = []
+    while True:
+        one("a", fn_a)
+        one("b", fn_b)
+        ratios.append(wall["b"][-1] / wall["a"][-1])
+        if len(ratios) >= min_rounds:
+            q1, q2, q3 = _quartiles(ratios)
+            if (q3 - q1) <= target_spread * q2 or len(ratios) >= max_rounds:
+                break
+    cpu_ratios = np.array(cpu["b"]) / np.maximum(np.array(cpu["a"]), 1e-12)
+    c1, c2, c3 = _quartiles(cpu_ratios)
+    return {"speedup": q2, "spread": (q3 - q1) / q2, "cpu_speedup": c2, "cpu_spread": (c3 - c1) / c2,
+            "rounds": len(ratios), "stable": (q3 - q1) <= target_spread * q2,
+            "a_s": float(np.median(wall["a"])), "b_s": float(np.median(wall["b"]))}

@@ -1,14 +1,14 @@
 """Weight initialization (module 02): the Keras side.
 
 The initializers themselves are Keras built-ins (VarianceScaling and its named subclasses);
-what lives here is the seeds' use of them, the reference of the ``he_avg_dense`` exercise.
+what lives here is the textbook's use of them, the reference of the ``he_avg_dense`` exercise.
 No benchmark: nothing here computes anything Keras does not already do.
 """
 import tensorflow as tf
 
 __all__ = ["HE_AVG_CONFIG", "he_avg_initializer", "he_avg_dense"]
 
-# He's scale 2 (for ReLU-like activations) with Glorot's fan_avg, uniform: the seeds'
+# He's scale 2 (for ReLU-like activations) with Glorot's fan_avg, uniform: the textbook's
 # he_avg_init. Its weights have variance 2 / fan_avg, limit sqrt(6 / fan_avg).
 HE_AVG_CONFIG = {"scale": 2.0, "mode": "fan_avg", "distribution": "uniform"}
 

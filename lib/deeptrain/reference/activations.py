@@ -48,7 +48,7 @@ def leaky_relu(z, alpha=0.2):
     max(alpha z, z) whenever alpha <= 1. z: any shape; returns float64 of the same shape.
 
     alpha defaults to 0.2, the default of ``keras.activations.leaky_relu`` (whose argument is
-    called ``negative_slope``) and the seeds' example; the ``keras.layers.LeakyReLU`` layer
+    called ``negative_slope``) and the textbook's example; the ``keras.layers.LeakyReLU`` layer
     defaults to 0.3, and the seeds call 0.01 "typical".
     """
     z = _as_float64(z)

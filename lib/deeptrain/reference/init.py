@@ -135,7 +135,7 @@ def variance_scaling(shape, scale=1.0, mode="fan_in", distribution="normal", see
     Returns a float64 array of the given shape.
 
     Table 11-1 in these terms: glorot = (scale 1, fan_avg), he = (2, fan_in),
-    lecun = (1, fan_in); the seeds' he_avg_init is (2, fan_avg, uniform).
+    lecun = (1, fan_in); the textbook's he_avg_init is (2, fan_avg, uniform).
     """
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale!r}")
