@@ -290,3 +290,32 @@ def test_mc_dropout_kernel_functional_model_falls_back_to_training_calls():
     assert np.all(np.abs(m_fast - m_loop) <= 5 * se + 1e-5)       # 5 standard errors, as above
     checks.assert_close(s_fast.mean(), s_loop.mean(), rtol=0.05)    # 400 entries, std error ~4 % each
     assert np.all(s_fast.sum(axis=1) > 0), "each pass must draw new masks"
+
+
+# ---- MC dropout layers ------------------------------------------------------------------------------------
+
+def test_mc_dropout_layer_samples_at_inference_and_keeps_batch_norm_in_inference_mode():
+    from deeptrain.kernels.regularization import MCDropout
+    tf.keras.utils.set_random_seed(0)
+    bn = tf.keras.layers.BatchNormalization()
+    model = tf.keras.Sequential([tf.keras.Input((2000,)), bn, MCDropout(0.3)])
+    X = np.random.default_rng(0).normal(3.0, 2.0, size=(8, 2000)).astype("float32")
+    a, b = model(X).numpy(), model(X).numpy()          # no training flag: still stochastic
+    assert not np.allclose(a, b)
+    # BN in inference mode with fresh moving stats (mean 0, var 1) is x / sqrt(1 + eps): the kept entries
+    # are exactly that, divided by the keep probability (Keras' oracle: BatchNormalization(training=False)).
+    expected = bn(X, training=False).numpy() / 0.7
+    kept = a != 0
+    checks.assert_close(a[kept], expected[kept], rtol=1e-5)
+    assert abs(1 - kept.mean() - 0.3) < 0.01          # 16,000 draws: 0.3 +- 0.004 (1 sd)
+
+
+def test_mc_alpha_dropout_samples_at_inference_and_keeps_selu_statistics():
+    from deeptrain.kernels.regularization import MCAlphaDropout
+    tf.keras.utils.set_random_seed(0)
+    layer = MCAlphaDropout(0.2)
+    X = np.random.default_rng(1).normal(size=(200, 1000)).astype("float32")
+    a, b = layer(X).numpy(), layer(X).numpy()
+    assert not np.allclose(a, b)
+    # AlphaDropout's affine correction keeps a standardized input standardized (Klambauer et al. 2017)
+    assert abs(a.mean()) < 0.02 and abs(a.std() - 1.0) < 0.02

@@ -177,3 +177,65 @@ def test_lr_finder_losses_are_the_per_batch_losses():
     finder = ksched.LRFinder(min_lr=1e-9, max_lr=1e-8, n_steps=16)
     model.fit(X, y, batch_size=128, epochs=1, shuffle=False, callbacks=[finder], verbose=0)
     checks.assert_close(finder.losses, expected, rtol=1e-4)
+
+
+# ---- performance scheduling: reduce_lr_on_plateau against Keras' ReduceLROnPlateau -------------------
+
+def keras_plateau_rates(val_losses, lr0, **kwargs):
+    """Replay val_losses through keras.callbacks.ReduceLROnPlateau on a compiled model and read
+    the optimizer's learning rate after each epoch (the oracle; float32 like every Keras rate)."""
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr0), loss="mse")
+    callback = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", **kwargs)
+    callback.set_model(model)
+    callback.on_train_begin()
+    rates = []
+    for epoch, loss in enumerate(val_losses):
+        callback.on_epoch_end(epoch, {"val_loss": float(loss)})
+        rates.append(float(model.optimizer.learning_rate.numpy()))
+    return np.array(rates)
+
+
+PLATEAU_CASES = [
+    dict(factor=0.5, patience=2),
+    dict(factor=0.1, patience=3, min_delta=0.01),
+    dict(factor=0.2, patience=1, min_delta=0.0, min_lr=1.3e-4),
+    dict(),                                                       # Keras' defaults: 0.1, 10, 1e-4, 0
+]
+
+
+@pytest.mark.parametrize("kwargs", PLATEAU_CASES)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_reduce_lr_on_plateau_matches_keras_callback(kwargs, seed):
+    rng = np.random.default_rng(seed)
+    # a loss that falls, then plateaus with noise of about min_delta's size: every branch is taken
+    val_losses = 1.0 / np.sqrt(1 + np.arange(60)) + 0.3 + rng.normal(0, 0.01, 60)
+    checks.assert_close(reference.reduce_lr_on_plateau(val_losses, 0.03, **kwargs),
+                        keras_plateau_rates(val_losses, 0.03, **kwargs), rtol=1e-6)
+
+
+def test_reduce_lr_on_plateau_worked_example():
+    # improvements at epochs 0, 1; epochs 2, 3 wait -> halve; epochs 4, 5 wait -> halve again; 6 improves
+    got = reference.reduce_lr_on_plateau([1.0, 0.9, 0.95, 0.91, 0.92, 0.93, 0.5], 0.1, factor=0.5, patience=2)
+    checks.assert_close(got, [0.1, 0.1, 0.1, 0.05, 0.05, 0.025, 0.025], rtol=1e-12)
+
+
+def test_reduce_lr_on_plateau_never_goes_below_min_lr_and_keeps_a_steady_loss_flat():
+    got = reference.reduce_lr_on_plateau(np.ones(50), 1.0, factor=0.1, patience=1, min_lr=0.0025)
+    assert got.min() == 0.0025 and np.all(np.diff(got) <= 0)
+    checks.assert_close(reference.reduce_lr_on_plateau(np.linspace(1, 0, 30), 0.2, patience=1), np.full(30, 0.2))
+
+
+def test_one_cycle_callback_sets_the_reference_rate_before_every_batch():
+    total = 3 * 8                                   # 3 epochs of 8 batches
+    callback = ksched.OneCycleCallback(total, max_lr=0.2)
+    seen = []
+    probe = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: seen.append(float(model.optimizer.learning_rate.numpy())))
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0), loss="mse")
+    X = np.random.default_rng(0).normal(size=(64, 2))
+    model.fit(X, X[:, :1], batch_size=8, epochs=3, verbose=0, callbacks=[callback, probe])
+    expected = reference.one_cycle(np.arange(total), total, 0.2)
+    checks.assert_close(np.array(callback.rates), expected, rtol=1e-12)
+    checks.assert_close(np.array(seen), expected, rtol=1e-6)     # what the optimizer really used (float32)

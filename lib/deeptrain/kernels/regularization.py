@@ -10,7 +10,7 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["mc_dropout_predict", "MaxNorm", "dropout_layer_fast"]
+__all__ = ["mc_dropout_predict", "MaxNorm", "dropout_layer_fast", "MCDropout", "MCAlphaDropout"]
 
 MAX_NORM_EPSILON = 1e-7          # keras.config.epsilon(), added to the norms as Keras does
 
@@ -19,6 +19,29 @@ MAX_NORM_EPSILON = 1e-7          # keras.config.epsilon(), added to the norms as
 _STOCHASTIC = tuple(getattr(tf.keras.layers, name) for name in
                     ("AlphaDropout", "GaussianDropout", "GaussianNoise", "Dropout")
                     if hasattr(tf.keras.layers, name))
+
+
+@tf.keras.utils.register_keras_serializable(package="deeptrain")
+class MCDropout(tf.keras.layers.Dropout):
+    """Dropout that stays on at inference: the MC dropout layer of A. Geron's chapter 11.
+
+    ``call`` always passes ``training=True`` to ``keras.layers.Dropout``, so ``model(X)`` and
+    ``model.predict(X)`` draw new masks on every call while every other layer (batch
+    normalization in particular) keeps its inference behaviour. Same arguments as Dropout;
+    use it in place of Dropout, or copy a trained Dropout model's weights into a copy built
+    with it (dropout layers have no weights, so the layer lists line up).
+    """
+
+    def call(self, inputs, training=None):
+        return super().call(inputs, training=True)
+
+
+@tf.keras.utils.register_keras_serializable(package="deeptrain")
+class MCAlphaDropout(tf.keras.layers.AlphaDropout):
+    """AlphaDropout that stays on at inference (for self-normalizing SELU networks)."""
+
+    def call(self, inputs, training=None):
+        return super().call(inputs, training=True)
 
 
 class MaxNorm(tf.keras.constraints.Constraint):

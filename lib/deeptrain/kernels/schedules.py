@@ -13,7 +13,7 @@ import numpy as np
 from keras import ops
 
 __all__ = ["PowerSchedule", "ExponentialSchedule", "PiecewiseConstantSchedule", "OneCycleSchedule",
-           "LRFinder", "find_learning_rate"]
+           "OneCycleCallback", "LRFinder", "find_learning_rate"]
 
 
 class PowerSchedule(keras.optimizers.schedules.LearningRateSchedule):
@@ -96,6 +96,40 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return {"total_steps": self.total_steps, "max_lr": self.max_lr, "div_factor": self.div_factor,
                 "final_div_factor": self.final_div_factor, "anneal_fraction": self.anneal_fraction,
                 "name": self.name}
+
+
+class OneCycleCallback(keras.callbacks.Callback):
+    """1cycle as a callback, the way A. Geron's chapter 11 writes it: before every batch, set
+    the optimizer's (float) learning rate to ``one_cycle(batch count, ...)`` (same arguments
+    and formula as ``reference.one_cycle`` and ``OneCycleSchedule``).
+
+    Counts the batches itself from the start of training, so it works with any optimizer
+    that has a plain float learning rate. ``self.rates`` records the rate of each batch.
+    """
+
+    def __init__(self, total_steps, max_lr, div_factor=10.0, final_div_factor=1000.0, anneal_fraction=0.1):
+        super().__init__()
+        if not 0 < anneal_fraction < 1:
+            raise ValueError(f"anneal_fraction must be in (0, 1), got {anneal_fraction}")
+        self.total_steps, self.max_lr = float(total_steps), float(max_lr)
+        self.div_factor, self.final_div_factor = float(div_factor), float(final_div_factor)
+        self.anneal_fraction = float(anneal_fraction)
+        self.rates = []
+
+    def rate(self, step):
+        """The 1cycle learning rate at batch `step` (counted from 0), a Python float."""
+        lr_start = self.max_lr / self.div_factor
+        half = (1.0 - self.anneal_fraction) * self.total_steps / 2.0
+        return float(np.interp(step, [0.0, half, 2.0 * half, self.total_steps],
+                               [lr_start, self.max_lr, lr_start, lr_start / self.final_div_factor]))
+
+    def on_train_begin(self, logs=None):
+        self.rates = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        lr = self.rate(len(self.rates))
+        self.model.optimizer.learning_rate = lr
+        self.rates.append(lr)
 
 
 class LRFinder(keras.callbacks.Callback):

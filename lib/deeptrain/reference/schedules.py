@@ -8,14 +8,15 @@ steps and returns float64 of the same shape (a Python float for a scalar step).
 Where Keras has the same schedule it is the oracle (tests/lib/test_schedules.py):
 ``power_schedule`` with c = 1 is ``InverseTimeDecay(lr0, decay_steps=s, decay_rate=1)``,
 ``exponential_schedule`` is ``ExponentialDecay(lr0, decay_steps=s, decay_rate=0.1)``,
-``piecewise_constant`` is ``PiecewiseConstantDecay(boundaries, values)``.
+``piecewise_constant`` is ``PiecewiseConstantDecay(boundaries, values)``, and
+``reduce_lr_on_plateau`` replays the callback ``ReduceLROnPlateau`` (with ``cooldown=0``).
 
 Everything here is float64 NumPy; nothing imports TensorFlow.
 """
 import numpy as np
 
 __all__ = ["power_schedule", "exponential_schedule", "piecewise_constant", "one_cycle",
-           "suggest_learning_rate"]
+           "suggest_learning_rate", "reduce_lr_on_plateau"]
 
 
 def _out(step, value):
@@ -132,3 +133,38 @@ def suggest_learning_rate(lrs, losses, factor=10.0, beta=0.9):
         avg = beta * avg + (1.0 - beta) * losses[i]
         smooth[i] = avg / (1.0 - beta ** (i + 1))
     return float(lrs[int(np.argmin(smooth))] / factor)
+
+
+def reduce_lr_on_plateau(val_losses, lr0, factor=0.1, patience=10, min_delta=1e-4, min_lr=0.0):
+    """Performance scheduling: the learning rate after each epoch, as Keras' callback
+    ``ReduceLROnPlateau(monitor="val_loss", factor, patience, min_delta, min_lr)`` sets it.
+
+    val_losses: 1-D sequence of finite validation losses, one per epoch (epoch 0 first).
+    lr0: the learning rate the optimizer starts with (> 0). 0 < factor < 1, patience >= 1,
+    min_delta >= 0, min_lr >= 0.
+
+    Keras' rule, applied at the end of every epoch in order:
+      - the epoch *improves* if it is the first one or val_loss < best - min_delta (a fall
+        by more than min_delta from the best loss so far);
+        then best = val_loss and the wait counter goes back to 0;
+      - otherwise wait += 1, and once wait reaches patience: if lr > min_lr, then
+        lr = max(lr * factor, min_lr) and wait = 0 (at min_lr nothing changes).
+    Returns a float64 array of len(val_losses): entry i is the learning rate in effect
+    after epoch i, i.e. the one epoch i + 1 trains with.
+
+    >>> reduce_lr_on_plateau([1.0, 0.9, 0.95, 0.91, 0.92, 0.93, 0.5], 0.1, factor=0.5, patience=2)
+    array([0.1  , 0.1  , 0.1  , 0.05 , 0.05 , 0.025, 0.025])
+    """
+    val_losses = np.asarray(val_losses, dtype=np.float64)
+    if val_losses.ndim != 1:
+        raise ValueError(f"val_losses must be 1-D, got shape {val_losses.shape}")
+    lr, best, wait, out = float(lr0), None, 0, []
+    for loss in val_losses:
+        if best is None or loss < best - min_delta:     # a fall by more than min_delta
+            best, wait = loss, 0
+        else:
+            wait += 1
+            if wait >= patience and lr > min_lr:
+                lr, wait = max(lr * factor, min_lr), 0
+        out.append(lr)
+    return np.array(out, dtype=np.float64)
