@@ -3,7 +3,9 @@
   release [NN_topic ...]        regenerate course/ from solutions/
   check                         fail if course/ is not what solutions/ generates
   precheck SUBMISSIONS          collect and pre-check submissions, report problems, grade nothing
-  grade SUBMISSIONS [--jobs N]  collect, pre-check, autograde, feedback, grades CSV
+  grade SUBMISSIONS [--jobs N | --scheduler tcp://HOST:8786]
+                                collect, pre-check, autograde on Dask, feedback, grades CSV,
+                                class report (GRADING/report.html); resumable
   bundle [OUT]                  write the student bundle (notebooks, library without reference/)
 
 SUBMISSIONS is a folder with one folder per student, or an LMS zip (Blackboard "attempt",
@@ -39,7 +41,18 @@ def main(argv=None):
         p.add_argument("--lms", default="auto", choices=["auto", "attempt", "canvas", "moodle", "folders"])
         if name == "grade":
             p.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
-                           help=f"notebooks graded at once (default: the number of CPUs, {os.cpu_count()})")
+                           help=f"worker processes of the local Dask cluster (default: the number of CPUs, "
+                                f"{os.cpu_count()}); ignored with --scheduler")
+            p.add_argument("--scheduler", default=None,
+                           help="a Dask scheduler's address (tcp://HOST:8786 or tls://...): grade on that cluster "
+                                "(default: Dask's configuration or $DASK_SCHEDULER_ADDRESS, else a local cluster)")
+            p.add_argument("--tls-ca-file", default=None, help="TLS: the certificate authority of the cluster")
+            p.add_argument("--tls-cert", default=None, help="TLS: this client's certificate")
+            p.add_argument("--tls-key", default=None, help="TLS: this client's private key")
+            p.add_argument("--regrade", action="store_true",
+                           help="grade again what an earlier run already graded (default: only what is new, "
+                                "changed or not finished)")
+            p.add_argument("--no-report", action="store_true", help="skip the class report (report.html)")
             p.add_argument("--csv", default=None, help="grades CSV (default GRADING/grades.csv)")
             p.add_argument("--grading", default=None, help="working folder (default $DEEPTRAIN_GRADING_DIR or grading/)")
             p.add_argument("--timeout", type=int, default=None, help="seconds per cell (default 120)")
@@ -47,7 +60,7 @@ def main(argv=None):
                            help="wall-clock seconds per notebook, kernel restarts included (default 600)")
             p.add_argument("--memory", default=None, help="memory cap per kernel, e.g. 3G (default 3G)")
             p.add_argument("--no-feedback", action="store_true")
-            p.add_argument("--keep-work", action="store_true", help="keep the per-job working folders")
+            p.add_argument("--keep-work", action="store_true", help="keep this run's working folder (GRADING/work-*)")
     p = sub.add_parser("bundle", help="write what a class gets: course notebooks + library without reference/")
     p.add_argument("out", nargs="?", default="dist/deeptrain-course", help="output folder (default dist/deeptrain-course)")
     p.add_argument("--zip", action="store_true", help="also write OUT.zip")
@@ -67,12 +80,21 @@ def main(argv=None):
         from .grade import precheck_report
         return precheck_report(args.submissions, names=args.assignments, regex=args.regex, lms=args.lms)
     elif args.cmd == "grade":
+        from .engine import VersionMismatch, security_from
         from .grade import grade
-        report = grade(args.submissions, names=args.assignments, grading=args.grading, csv_path=args.csv,
-                       jobs=args.jobs, regex=args.regex, lms=args.lms, timeout=args.timeout,
-                       notebook_timeout=args.notebook_timeout,
-                       memory_limit=_size(args.memory) if args.memory else None,
-                       feedback=not args.no_feedback, keep_work=args.keep_work)
+        try:
+            report = grade(args.submissions, names=args.assignments, grading=args.grading, csv_path=args.csv,
+                           jobs=args.jobs, regex=args.regex, lms=args.lms, timeout=args.timeout,
+                           notebook_timeout=args.notebook_timeout,
+                           memory_limit=_size(args.memory) if args.memory else None,
+                           feedback=not args.no_feedback, keep_work=args.keep_work, scheduler=args.scheduler,
+                           security=security_from(args.tls_ca_file, args.tls_cert, args.tls_key),
+                           regrade=args.regrade, class_report=not args.no_report)
+        except VersionMismatch as e:
+            print(f"refused: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            return 130
         return 0 if all(o.status != "failed" for o in report.outcomes) else 1
     elif args.cmd == "bundle":
         from .bundle import bundle

@@ -1,5 +1,9 @@
 """The integrity guard: undo what student code changed in the libraries before a test cell runs.
 
+Defense in depth only. Grades are decided in the grader's own process (autograder/verdicts, run
+by ``autograder.preprocessors.JudgeResults``) from the results the kernel hands over, so nothing
+restored or missed here can change a grade; what the guard finds makes the submission "flagged".
+
 A hidden test is only as good as the functions it calls. Student code runs in the same Python
 process as the tests, so it can replace ``numpy.isclose``, ``deeptrain.checks.assert_close``
 or ``deeptrain.reference.sigmoid``, rebind ``checks`` or ``np`` in the notebook's namespace, add an

@@ -20,7 +20,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     GetGrades, ClearHiddenTests)
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
 from autograder.preprocessors import (  # noqa: E402
-    StderrToStdout, ShortenTestTracebacks, LimitOutputSize, DeduplicateIdsCleanly)
+    StderrToStdout, ShortenTestTracebacks, LimitOutputSize, DeduplicateIdsCleanly, JudgeResults)
 from nbgrader.preprocessors import ClearOutput, OverwriteKernelspec, OverwriteCells  # noqa: E402
 from autograder.execute import ResilientExecute  # noqa: E402
 
@@ -39,8 +39,9 @@ c.CourseDirectory.feedback_directory = os.path.relpath(os.path.join(GRADING, "fe
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(GRADING, "gradebook.db")
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
 # A single-machine course has no shared exchange; formgrader still checks that one exists, so
-# give it a private one in the grading folder (a JupyterHub class uses deploy/jupyterhub/).
-c.Exchange.root = os.path.join(GRADING, "exchange")
+# give it a private one in the grading folder. A JupyterHub class sets $DEEPTRAIN_EXCHANGE to
+# the shared exchange (deploy/README.md).
+c.Exchange.root = os.environ.get("DEEPTRAIN_EXCHANGE") or os.path.join(GRADING, "exchange")
 os.makedirs(c.Exchange.root, exist_ok=True)
 
 # Release: stubs students see in place of solutions.
@@ -58,6 +59,7 @@ c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 c.Autograde.autograde_preprocessors = [
     ResilientExecute,    # Execute that survives dead/hung kernels and undoes tampering (autograder/execute.py)
+    JudgeResults,        # the grade of each test cell, decided here from the kernel's results (autograder/verdicts)
     StderrToStdout,
     IgnorePattern,
     ClearMetadataPreprocessor,

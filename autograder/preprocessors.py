@@ -5,6 +5,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_COLLECT = re.compile(r"^\s*(?:\w+\.)*collect\(", re.M)   # the hidden harvest line of a converted test cell
 
 
 class StderrToStdout(NbGraderPreprocessor):
@@ -103,3 +104,160 @@ class DeduplicateIdsCleanly(_DeduplicateIds):
             if "nbgrader" in cell.metadata and not cell.metadata["nbgrader"]:
                 del cell.metadata["nbgrader"]
         return nb, resources
+
+
+class JudgeResults(NbGraderPreprocessor):
+    """Decide the grade of each converted test cell in the grader's process (autograder/verdicts).
+
+    A converted test cell begins with a hidden ``dt.harvest.collect("NN.exercise", ...)``: in the
+    student's kernel it only runs the student's functions on the exercise's inputs and shows the
+    results (mimetype ``deeptrain.harvest.MIME``). Here, after execution, the verdict module of the
+    notebook rebuilds the inputs, runs ``deeptrain.reference`` and judges. The cell's outputs are
+    replaced by the verdict: an ``execute_result`` holding the points earned (nbgrader's partial
+    credit) and one stdout message per failed check. Whatever the kernel printed or raised in the
+    cell no longer counts: results that were collected are judged even when a visible check
+    failed afterwards; missing or garbled results score 0 with a message.
+
+    The student's code (answer cells, cells they added or changed) is also read for delegation
+    (``autograder/verdicts/delegation.py``): a delegating function earns 0 and the submission is
+    flagged (a ``[grader]`` line, which ``python -m autograder grade`` reports for review).
+    """
+
+    def preprocess(self, nb, resources):
+        from nbformat.notebooknode import NotebookNode
+        from nbgrader.utils import is_solution
+        from . import verdicts as V
+        from .verdicts.delegation import scan
+
+        nbg = (resources or {}).get("nbgrader", {})
+        found = V.for_notebook(nbg.get("notebook") or "")
+        if not found:
+            return nb, resources
+        forbidden = {}
+        for v in found.values():
+            for fn in v.functions:
+                forbidden[fn] = set(v.forbidden.get(fn, ()))
+        sources, protected = self._student_sources(nb, nbg)
+        delegated, dynamic = scan(sources, forbidden, protected)
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {}) if "nbgrader" in cell.metadata else {}
+            verdict = found.get(meta.get("grade_id"))
+            if (cell.cell_type != "code" or not is_grade(cell) or is_solution(cell) or verdict is None
+                    or not _COLLECT.search(cell.source)):
+                continue
+            results, problem, errors = self._results(cell, verdict)
+            judgement = V.judge(verdict, results, delegated)
+            notes = [o for o in cell.outputs if o.get("output_type") == "stream"
+                     and str(o.get("text", "")).startswith("[grader]")]
+            lines = [f"{', '.join(verdict.functions)}: {judgement.score:g} of {judgement.max_score:g} points"]
+            if problem:
+                lines.append(f"  {problem}")
+            lines += ["  " + m.replace("\n", "\n  ") for m in judgement.messages()]
+            if errors and judgement.score < judgement.max_score:
+                lines.append(f"  (your visible checks stopped with: {errors})")
+            elif not judgement.failures:
+                lines.append("  every check passed")
+            flags = [f"[grader] delegation: {r}\n" for fn, r in delegated.items() if fn in verdict.functions]
+            flags += [f"[grader] needs a look: {r}\n" for fn, r in dynamic.items() if fn in verdict.functions]
+            if problem and results is not None:
+                flags.append(f"[grader] {problem}\n")
+            shown = self._kernel_output(cell)
+            cell.outputs = ([NotebookNode(output_type="execute_result", execution_count=cell.get("execution_count"),
+                                          metadata={}, data={"text/plain": f"{judgement.score:g}"})]
+                            + [NotebookNode(output_type="stream", name="stdout", text="\n".join(lines) + "\n")]
+                            + notes
+                            + [NotebookNode(output_type="stream", name="stdout", text=f) for f in flags]
+                            + ([NotebookNode(output_type="stream", name="stdout", text=shown)] if shown else []))
+        return nb, resources
+
+    @staticmethod
+    def _kernel_output(cell, limit=20_000):
+        """What the cell itself printed (streams; errors as one line), as plain stdout text.
+
+        Kept for the student's benefit only: no stderr and no error output stays in a graded cell,
+        so nbgrader's determine_grade reads nothing but the verdict's number.
+        """
+        parts = []
+        for o in cell.outputs:
+            kind = o.get("output_type")
+            if kind == "stream" and not str(o.get("text", "")).startswith("[grader]"):
+                text = "".join(o.get("text", ""))
+                if o.get("name") == "stderr":
+                    text = "".join("[stderr] " + line for line in text.splitlines(True))
+                parts.append(text)
+            elif kind == "error":
+                parts.append(f"{o.get('ename')}: {_ANSI.sub('', str(o.get('evalue', '')))}\n")
+        text = "".join(parts)
+        if not text.strip():
+            return ""
+        if len(text) > limit:
+            text = text[: limit // 2] + "\n... cut by the grader ...\n" + text[-limit // 2:]
+        return "Output of the code in this cell (not graded):\n" + text + ("" if text.endswith("\n") else "\n")
+
+    @staticmethod
+    def _results(cell, verdict):
+        """(results or None, a problem to report or None, the kernel's error in one line or "")."""
+        import json
+        from deeptrain.harvest import MIME
+        payloads = [o for o in cell.outputs if o.get("output_type") in ("display_data", "execute_result")
+                    and MIME in o.get("data", {})]
+        errors = "; ".join(f"{o.get('ename')}: {_ANSI.sub('', str(o.get('evalue', '')))[:300]}"
+                           for o in cell.outputs if o.get("output_type") == "error")
+        if not payloads:
+            why = f" ({errors})" if errors else ""
+            return None, f"no results reached the grader: the cell stopped before collecting them{why}", errors
+        problem = None
+        if len(payloads) > 1:
+            problem = f"{len(payloads)} result blocks in one cell (code in the notebook displayed its own?); the first was judged"
+        try:
+            data = json.loads(payloads[0]["data"][MIME])
+            if data.get("exercise") != verdict.exercise:
+                return None, "the results in this cell are not this exercise's", errors
+            return data["results"], problem, errors
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None, "the results in this cell could not be read", errors
+
+    @staticmethod
+    def _student_sources(nb, nbg):
+        """(code the student wrote: answer cells and code cells that are not in the release,
+        names the instructor's cells bind at top level)."""
+        import ast
+        import json
+        import os
+        from . import COURSE
+        from . import SOLUTIONS
+        released, read = set(), False
+        for folder in (COURSE, SOLUTIONS):   # the instructor's cells, as released and at the source
+            path = os.path.join(folder, nbg.get("assignment") or "", f"{nbg.get('notebook')}.ipynb")
+            try:
+                with open(path, encoding="utf-8") as f:
+                    for c in json.load(f)["cells"]:
+                        if c["cell_type"] == "code" and not c["metadata"].get("nbgrader", {}).get("solution"):
+                            released.add("".join(c["source"]).strip())
+                read = True
+            except (OSError, ValueError, KeyError):
+                pass
+        released = released if read else None
+        out = []
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            meta = cell.metadata.get("nbgrader", {}) if "nbgrader" in cell.metadata else {}
+            if meta.get("solution"):
+                out.append(cell.source)
+            elif not meta.get("grade") and not meta.get("locked") and released is not None \
+                    and cell.source.strip() not in released:
+                out.append(cell.source)
+        protected = set()
+        for source in released or ():
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:
+                continue
+            for stmt in tree.body:   # the modules and helpers the checks use (np, checks, tf = dt.setup())
+                if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                    protected |= {a.asname or a.name.split(".")[0] for a in stmt.names}
+                elif (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)
+                      and isinstance(stmt.value.func, ast.Attribute) and stmt.value.func.attr == "setup"):
+                    protected |= {t.id for t in stmt.targets if isinstance(t, ast.Name)}
+        return out, protected

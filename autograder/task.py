@@ -1,16 +1,19 @@
 """One grading job in its own process and working folder: ``python -m autograder.task ...``.
 
-The grader (autograder/grade.py) runs one of these per (student, assignment), several at once.
-Each has a private working folder (its own copy of the gradebook, submitted/autograded/feedback
-folders), so parallel jobs never write the same SQLite database; the grader merges the results
-into the main gradebook, one at a time. Inside, it is plain nbgrader: the same ``Autograde``
+Each Dask worker of the grader (autograder/engine.py) keeps one ``serve`` process and hands it
+its jobs, one at a time, each in a private working folder (its own copy of the gradebook,
+submitted/autograded/feedback folders), so jobs never write the same SQLite database; the
+instructor's process merges the results into the main gradebook, one at a time. A separate
+process, not the worker itself, because the limits of a job (wall clock: the process is killed;
+the sandboxed kernel's memory and CPU) must not take the worker down, and Dask workers are
+daemonic (no multiprocessing inside a task). Inside, it is plain nbgrader: the same ``Autograde``
 and ``GenerateFeedback`` converters and the course configuration that ``nbgrader autograde`` and
 ``nbgrader generate_feedback`` use, run through ``nbgrader.apps.NbGraderAPI`` so that one Python
 start-up serves both steps.
 
   python -m autograder.task grade DIR ASSIGNMENT STUDENT [--no-feedback] [--set Class.trait=JSON ...]
   python -m autograder.task generate DIR RELEASE_DIR ASSIGNMENT ...
-  python -m autograder.task serve          (jobs as JSON lines on stdin; used by the grader)
+  python -m autograder.task serve          (jobs as JSON lines on stdin; used by engine.run_job)
 
 ``grade`` writes DIR/result.json: success, error, per-cell grades, the feedback file.
 """
@@ -103,7 +106,7 @@ PROTOCOL = "@@deeptrain-task@@ "
 
 def serve():
     """Grade jobs read from stdin, one JSON object a line, in this process (nbgrader is imported
-    once); answer each with a PROTOCOL line holding the result. Used by autograder/grade.py."""
+    once); answer each with a PROTOCOL line holding the result. Used by autograder/engine.py."""
     for line in sys.stdin:
         if not line.strip():
             continue

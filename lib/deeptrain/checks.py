@@ -1,5 +1,9 @@
-"""Student-facing checks: clear failure messages, a numeric gradient check, and the
-delegation guard that the hidden tests use.
+"""Student-facing checks: clear failure messages, a numeric gradient check, and a
+delegation guard (``no_delegation``) for notebooks and demos.
+
+The hidden tests no longer run in the student's kernel: it only hands results over
+(``deeptrain.harvest``) and the grader judges them in its own process (``autograder/verdicts``),
+where delegation is found by reading the student's code. Nothing here decides a grade.
 
 Nothing here imports ``deeptrain.reference`` (it is not in the student bundle) or
 TensorFlow (the guard resolves TensorFlow names only when asked to).

@@ -16,7 +16,9 @@ import nbformat
 import pytest
 
 from autograder import COURSE, ROOT, SOLUTIONS
-from servers import CHROMIUM_ARGS, TOKEN, chromium_path, jupyter_lab, make_server
+
+sys.path.insert(0, os.path.dirname(__file__))
+from servers import CHROMIUM_ARGS, TOKEN, chromium_path, jupyter_lab, make_server  # noqa: E402
 
 pytestmark = pytest.mark.slow
 MODULE = "01_unstable_gradients"

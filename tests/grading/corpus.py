@@ -1,7 +1,8 @@
 """Hostile and broken submissions of module 01, generated from its solution and release.
 
 Each case is a student folder holding one notebook, and the grade it deserves: the points of
-the tests it should fail are subtracted from the maximum. ``filled`` is the release with the
+the tests it should fail are subtracted from the maximum (a set: all of those cells' points; a
+dict: the points each cell loses, for partial credit). ``filled`` is the release with the
 solution's answers typed in (what a good student submits); the cases start from it or from the
 untouched release (``blank``).
 """
@@ -128,8 +129,9 @@ def edited_test():
     nb = filled()
     nb["cells"][_index(nb, "sigmoid")]["source"] = _src(release()["cells"][_index(release(), "sigmoid")])
     nb["cells"][_index(nb, "test_sigmoid")]["source"] = 'print("Visible checks passed.")\n'
-    # forward_variances uses sigmoid for its "sigmoid" activation: its test fails too.
-    return nb, {"test_sigmoid", "test_forward_variances"}, "NotImplementedError"
+    # forward_variances uses sigmoid for its "sigmoid" activation: those cases fail (1.5 of its 2
+    # points); the case with a callable activation passes.
+    return nb, {"test_sigmoid": 2, "test_forward_variances": 1.5}, "NotImplementedError"
 
 
 def broken_structure():
@@ -155,8 +157,8 @@ def sigmoid(z):
 
 def sigmoid_derivative(z):
     return np.full(np.shape(z), 0.25)'''
-    # forward_variances uses sigmoid for its "sigmoid" activation: its test fails too.
-    return nb, {"test_sigmoid", "test_forward_variances"}, "numpy.isclose"
+    # forward_variances uses sigmoid for its "sigmoid" activation: those cases fail (1.5 points).
+    return nb, {"test_sigmoid": 2, "test_forward_variances": 1.5}, "numpy.isclose"
 
 
 def tamper_checks():
@@ -197,7 +199,8 @@ ACTIVATIONS = _g.ACTIVATIONS
 forward_variances = types.FunctionType(_g.forward_variances.__code__.replace(co_name="mine"), _g.__dict__)'''
     nb["cells"][_index(nb, "layer_gradient_norms")]["source"] = (
         "from deeptrain.kernels.gradients import layer_gradient_norms\n")
-    return nb, set(points()), "DelegationError"
+    # sigmoid_derivative is the student's own formula (on a delegating sigmoid): it keeps its point.
+    return nb, {"test_sigmoid": 1, "test_forward_variances": 2, "test_layer_gradient_norms": 3}, "compute it yourself"
 
 
 def reads_solutions():
@@ -249,9 +252,121 @@ def invalid_json():
     return text[: len(text) // 2], None, "not valid notebook JSON"
 
 
+# --- issue 10: tampering and delegation routes. The student's own work here is the solution with
+# one honest mistake (sigmoid_derivative as s * (1 - s), which loses the tails check: 0.4 point);
+# each case adds a way to make the grader accept more. Each must end with the grade the own code
+# earns (or 0 for the delegated functions), flagged where a human should look.
+
+_OWN_MISTAKE = '''
+
+def sigmoid_derivative(z):
+    s = sigmoid(z)
+    return s * (1 - s)
+'''
+_TAILS = {"test_sigmoid": 0.4}
+
+
+def rebind_checks():
+    nb = filled()
+    _append(nb, "sigmoid", _OWN_MISTAKE + '''
+class _Lenient:
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+checks = _Lenient()              # the name the test cells use''')
+    return nb, _TAILS, "both tails"
+
+
+def patch_checks_numpy():
+    nb = filled()
+    _append(nb, "sigmoid", _OWN_MISTAKE + '''
+import types as _types
+import deeptrain.checks as _dc
+_np = _types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np) if not k.startswith("__")})
+_np.isclose = lambda a, b, *args, **kw: np.ones(np.broadcast(np.asarray(a), np.asarray(b)).shape, bool)
+_dc.np = _np                     # a module-valued attribute of deeptrain.checks''')
+    return nb, _TAILS, "both tails"
+
+
+def fake_reference():
+    nb = filled()
+    _append(nb, "layer_gradient_norms", '''
+import types as _types
+import deeptrain as _dt
+_fake = _types.SimpleNamespace(sigmoid=sigmoid, sigmoid_derivative=sigmoid_derivative,
+                               forward_variances=forward_variances, layer_gradient_norms=layer_gradient_norms)
+vars(_dt)["reference"] = _fake   # hidden tests that import it would compare the answers with themselves''')
+    _append(nb, "sigmoid", _OWN_MISTAKE)
+    return nb, _TAILS, "both tails"
+
+
+def swap_code():
+    nb = filled()
+    _append(nb, "sigmoid", _OWN_MISTAKE + '''
+from deeptrain import checks as _c, harvest as _h
+_c.assert_close.__code__ = (lambda *args, **kw: None).__code__
+_h.call.__defaults__ = None      # tries the harvester too''')
+    return nb, _TAILS, "both tails"
+
+
+def ufunc_delegation():
+    nb = filled()
+    nb["cells"][_index(nb, "sigmoid")]["source"] = '''from scipy.special import expit as _e
+
+def sigmoid(z):
+    return _e(np.asarray(z, dtype=np.float64))
+
+def sigmoid_derivative(z):
+    return sigmoid(z) * sigmoid(-np.asarray(z, dtype=np.float64))'''
+    # forward_variances is the student's own: it keeps its points (it may use any sigmoid).
+    return nb, {"test_sigmoid": 1}, "compute it yourself"   # the delegating sigmoid costs only its own point
+
+
+def raw_ops_delegation():
+    nb = filled()
+    nb["cells"][_index(nb, "sigmoid")]["source"] = '''_op = tf.raw_ops.Sigmoid
+
+def sigmoid(z):
+    return _op(x=tf.constant(np.asarray(z, dtype=np.float64))).numpy()
+
+def sigmoid_derivative(z):
+    z = np.asarray(z, dtype=np.float64)
+    return sigmoid(z) * sigmoid(-z)'''
+    return nb, {"test_sigmoid": 1}, "compute it yourself"   # the delegating sigmoid costs only its own point
+
+
+def importlib_delegation():
+    nb = filled()
+    nb["cells"][_index(nb, "forward_variances")]["source"] = '''import importlib
+ACTIVATIONS = {"linear": lambda z: z, "sigmoid": sigmoid, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0)}
+
+def forward_variances(*args, **kwargs):
+    return importlib.import_module("deeptrain.reference").forward_variances(*args, **kwargs)'''
+    return nb, {"test_forward_variances"}, "compute it yourself"
+
+
+def deferred_delegation():
+    nb = filled()
+    nb["cells"][_index(nb, "sigmoid")]["source"] = '''class _Lazy:
+    """Looks like an array; computes only when read, after the call returned."""
+    def __init__(self, z):
+        self.z = np.asarray(z, dtype=np.float64)
+    def __array__(self, dtype=None, copy=None):
+        return tf.math.sigmoid(tf.constant(self.z)).numpy()
+
+def sigmoid(z):
+    return _Lazy(z)
+
+def sigmoid_derivative(z):
+    e = np.exp(-np.abs(np.asarray(z, dtype=np.float64)))     # the student's own, stable in both tails
+    return e / (1.0 + e) ** 2'''
+    return nb, {"test_sigmoid": 1}, "compute it yourself"   # the delegating sigmoid costs only its own point
+
+
 CASES = {f.__name__: f for f in (infinite_loop, unstoppable_loop, os_exit, memory_bomb, noisy_output, edited_test,
                                  broken_structure, tamper_numpy, tamper_checks, assert_defeat, delegation,
-                                 reads_solutions, vandal, invalid_json)}
+                                 reads_solutions, vandal, invalid_json, rebind_checks, patch_checks_numpy,
+                                 fake_reference, swap_code, ufunc_delegation, raw_ops_delegation,
+                                 importlib_delegation, deferred_delegation)}
 
 
 def build(dest, cases=None):
@@ -270,5 +385,7 @@ def build(dest, cases=None):
         os.makedirs(os.path.join(dest, student), exist_ok=True)
         with open(os.path.join(dest, student, f"{NAME}.ipynb"), "w", encoding="utf-8") as f:
             f.write(nb if isinstance(nb, str) else json.dumps(nb, indent=1))
-        expected[student] = (None if failing is None else full - sum(pts[t] for t in failing), text)
+        lost = None if failing is None else (sum(failing.values()) if isinstance(failing, dict)
+                                             else sum(pts[t] for t in failing))
+        expected[student] = (None if failing is None else round(full - lost, 6), text)
     return expected

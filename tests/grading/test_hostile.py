@@ -20,7 +20,9 @@ NAME = corpus.NAME
 # Flagged: the score stands, a human should look (patching, IPython internals, reading course
 # files, killing processes). Not flagged: honest work, broken structure, or code that is merely
 # wrong in a heavy way (loops forever, eats memory).
-REVIEW = ("tamper_numpy", "tamper_checks", "assert_defeat", "reads_solutions", "delegation", "vandal", "os_exit")
+REVIEW = ("tamper_numpy", "tamper_checks", "assert_defeat", "reads_solutions", "delegation", "vandal", "os_exit",
+          "rebind_checks", "fake_reference", "swap_code", "ufunc_delegation", "raw_ops_delegation",
+          "importlib_delegation", "deferred_delegation")
 HONEST = ("solution", "blank", "noisy_output", "broken_structure", "infinite_loop", "unstoppable_loop",
           "memory_bomb", "edited_test")
 
@@ -61,7 +63,8 @@ def test_each_submission_gets_the_grade_it_deserves(batch, student):
         assert o.status == "failed" and text in o.message, o.message
         return
     assert o.status in ("graded", "flagged"), o.message
-    assert (o.score, o.max_score) == (score, sum(corpus.points().values())), f"{o.score}/{o.max_score}"
+    assert (o.score, o.max_score) == (pytest.approx(score, abs=1e-9), sum(corpus.points().values())), \
+        f"{o.score}/{o.max_score}"
 
 
 @pytest.mark.parametrize("student", ["solution", "blank"] + [c for c in corpus.CASES if c != "invalid_json"])
@@ -100,6 +103,7 @@ def test_feedback_never_shows_hidden_tests(batch):
         if o.feedback:
             text = open(o.feedback, encoding="utf-8").read()
             assert "BEGIN HIDDEN TESTS" not in text and "no_delegation" not in text, o.student
+            assert "collect(" not in text and "deeptrain.harvest" not in text, o.student
 
 
 def test_megabytes_of_output_are_cut_in_the_graded_notebook_and_feedback(batch):

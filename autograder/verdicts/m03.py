@@ -1,0 +1,92 @@
+"""Verdicts of 03_activations: the nonsaturating activations, two derivatives, dead_relu_fraction."""
+from deeptrain import reference
+
+from . import Check, Verdict, dtype, matches, no_errors, no_warnings, returns_type
+from .models import numpy_builder
+
+FLOAT32 = "float32 z of shape (2, 3)"
+LARGE = "large |z|: [-1e4, -800, 800, 1e4]"
+NEAR_ZERO = "z near 0: [-1e-12, -1e-10, -1e-8]"
+WITH_ZERO = "z = [-2, -1, 0, 1, 3]"
+GRADIENT_LIBRARY = {"GradientTape", "gradient", "grad", "jacobian", "EluGrad", "LeakyReluGrad", "SeluGrad"}
+
+
+def _values(fn, points, message, exclude=()):
+    # atol 1e-12: no docstring here promises relative precision in a tail (elu's near 0 has its own check).
+    return Check(fn, points, message, matches(lambda c: c not in (FLOAT32,) + tuple(exclude), rtol=1e-7, atol=1e-12),
+                 "values")
+
+
+def _float64(fn, points):
+    return Check(fn, points, "return a float64 array of z's shape (convert z with np.asarray(z, dtype=np.float64))",
+                 dtype("float64"), "float64")
+
+
+leaky = Verdict(
+    exercise="03.leaky_relu", cell="test_leaky_relu",
+    reference={"leaky_relu": reference.leaky_relu, "leaky_relu_grad": reference.leaky_relu_grad},
+    forbidden={"leaky_relu": {"leaky_relu", "LeakyReLU", "LeakyRelu"},
+               "leaky_relu_grad": {"leaky_relu", "LeakyReLU", "LeakyRelu"} | GRADIENT_LIBRARY},
+    checks=[
+        _values("leaky_relu", 0.75, "leaky_relu(z) is z where z > 0 and alpha * z where z <= 0 (use the alpha given)"),
+        _float64("leaky_relu", 0.25),
+        Check("leaky_relu_grad", 0.25, "the derivative at z = 0 is alpha (the docstring's convention)",
+              matches(lambda c: c.startswith(("z = [-2, -1, 0", "z = [-1, 0, 1]")), rtol=1e-12), "at_zero"),
+        _values("leaky_relu_grad", 0.5, "leaky_relu_grad(z) is 1 where z > 0 and alpha where z <= 0",
+                exclude=(WITH_ZERO, "z = [-1, 0, 1], alpha=0.01", "z = [-1, 0, 1], alpha=0.3")),
+        _float64("leaky_relu_grad", 0.25),
+    ])
+
+_no_overflow = lambda g, w: list(no_errors([LARGE])(g, w)) or list(no_warnings([LARGE])(g, w))  # noqa: E731
+elu = Verdict(
+    exercise="03.elu_selu", cell="test_elu_selu",
+    reference={"elu": reference.elu, "elu_grad": reference.elu_grad, "selu": reference.selu},
+    forbidden={"elu": {"elu", "ELU", "Elu", "selu", "SELU", "Selu"},
+               "elu_grad": {"elu", "ELU", "Elu"} | GRADIENT_LIBRARY,
+               "selu": {"selu", "SELU", "Selu", "elu", "ELU", "Elu"}},
+    checks=[
+        Check("elu", 0.25, "no overflow or warning for |z| up to 1e4: take exp only of z <= 0 "
+              "(e.g. np.expm1(np.minimum(z, 0)))", _no_overflow, "overflow"),
+        Check("elu", 0.25, "full relative precision near 0: alpha * (exp(z) - 1) loses digits there; use np.expm1(z)",
+              matches([NEAR_ZERO], rtol=1e-7), "near_zero"),
+        _values("elu", 0.5, "elu(z) is z where z > 0 and alpha * (exp(z) - 1) where z <= 0", exclude=(NEAR_ZERO,)),
+        _float64("elu", 0.25),
+        Check("elu_grad", 0.25, "no overflow or warning for |z| up to 1e4", _no_overflow, "overflow"),
+        _values("elu_grad", 0.5, "elu_grad(z) is 1 where z > 0 and alpha * exp(z) where z <= 0 (alpha at z = 0)"),
+        Check("selu", 0.25, "no overflow or warning for |z| up to 1e4", _no_overflow, "overflow"),
+        _values("selu", 0.5, "selu(z) = SELU_SCALE * elu(z, SELU_ALPHA) with the constants given"),
+        _float64("selu", 0.25),
+    ])
+
+gelu = Verdict(
+    exercise="03.gelu_swish_mish", cell="test_gelu_swish_mish",
+    reference={"gelu": reference.gelu, "swish": reference.swish, "mish": reference.mish},
+    forbidden={"gelu": {"gelu", "GELU", "Gelu"}, "swish": {"swish", "silu", "Swish", "SiLU", "hard_swish"},
+               "mish": {"mish", "Mish"}},
+    checks=[
+        _values("gelu", 0.75, "gelu(z) = z / 2 * (1 + erf(z / sqrt(2))), the exact (erf) form, not the tanh approximation"),
+        _float64("gelu", 0.25),
+        _values("swish", 0.75, "swish(z) = z * sigmoid(beta * z) (use the beta given)"),
+        _float64("swish", 0.25),
+        _values("mish", 0.75, "mish(z) = z * tanh(softplus(z)), softplus(z) = log(1 + exp(z))"),
+        _float64("mish", 0.25),
+    ])
+
+DEAD_VALUES = ["hidden Dense(8, relu), Dense(4, relu); 3 + 1 dead units",
+               "with a Dropout layer after the first hidden layer (identity at inference)", "one row of X"]
+dead = Verdict(
+    exercise="03.dead_relu_fraction", cell="test_dead_relu_fraction",
+    reference={"dead_relu_fraction": reference.dead_relu_fraction, "_grader_model_builder": numpy_builder},
+    forbidden={"dead_relu_fraction": {"dead_relu_fraction"}},
+    checks=[
+        Check("dead_relu_fraction", 1.5, "a hidden ReLU unit is dead when it outputs 0 on EVERY row of X; "
+              "return dead units / hidden ReLU units (run X through the layers at inference: dropout is off)",
+              matches(DEAD_VALUES, rtol=1e-12), "values"),
+        Check("dead_relu_fraction", 0.5, "the output layer (the last Dense) is not hidden: do not count its units",
+              matches(["the output layer is a relu layer with dead units (it is not hidden)"], rtol=1e-12), "output"),
+        Check("dead_relu_fraction", 0.5, "only units of Dense layers whose activation is relu count",
+              matches(["a sigmoid hidden layer (its units are not ReLU units)"], rtol=1e-12), "relu_only"),
+        Check("dead_relu_fraction", 0.5, "return a Python float", returns_type(("float", "float64")), "float"),
+    ])
+
+VERDICTS = [leaky, elu, gelu, dead]
