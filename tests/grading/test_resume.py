@@ -57,8 +57,12 @@ def test_interrupted_run_is_resumed_without_grading_twice(tmp_path):
     expected = _class(subs)
     root = _snapshot(tmp_path / "checkout")
     journal = grading / JOURNAL
+    # Ctrl-C as an instructor's terminal delivers it: pytest-xdist's workers ignore SIGINT, and a
+    # child inherits an ignored signal (Python then never raises KeyboardInterrupt), so the
+    # grader starts with SIGINT's default disposition, as from a shell.
     first = subprocess.Popen(_command(subs, grading), cwd=root, env=_env(), stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+                             stderr=subprocess.STDOUT, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 600
     while time.time() < deadline and first.poll() is None:
         if journal.exists() and journal.read_text().count("\n") >= 1:
