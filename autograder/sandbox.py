@@ -117,7 +117,11 @@ def isolate_files(libc, hide, expose_rw, expose_ro, tmp_size):
     # The Python installation must stay reachable even when it lives below a hidden folder
     # (a checkout under /tmp has its .venv there, and /tmp is replaced by a fresh tmpfs).
     # Listed first, so that exposed folders inside it are mounted after it.
-    for prefix in sorted({sys.prefix, sys.exec_prefix, sys.base_prefix}, key=len, reverse=True):
+    # So must its package folders: a venv can load another's site-packages through a .pth file
+    # (a shared course environment), and that folder may live under /tmp too. Only folders named
+    # site-packages/dist-packages: the rest of sys.path (the checkout) stays hidden.
+    site_dirs = {p for p in sys.path if os.path.basename(p.rstrip(os.sep)) in ("site-packages", "dist-packages")}
+    for prefix in sorted({sys.prefix, sys.exec_prefix, sys.base_prefix} | site_dirs, key=len, reverse=True):
         if prefix and os.path.isdir(prefix) and all(prefix != p for p, _ in expose):
             expose.insert(0, (prefix, False))
     fds = {p: os.open(p, os.O_PATH) for p, _ in expose if os.path.exists(p)}
