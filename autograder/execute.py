@@ -16,8 +16,7 @@ whole notebook then gets no grade. This subclass instead
   test cell's output starts with a ``[grader]`` line saying what was restored (the submission is
   then flagged for a look). The guard decides nothing: a test cell only hands the student's
   results over, and ``autograder.preprocessors.JudgeResults`` grades them in the grader's process;
-- gives the kernel a library without ``deeptrain.reference`` (``SandboxedKernelManager.with_reference``
-  is set only for a notebook that still has an old-style hidden test importing it).
+- gives the kernel a library without ``deeptrain.reference`` (``autograder.sandbox.kernel_library``).
 
 Configured in ``autograder/nbgrader_config.py`` in place of ``Execute``; plain
 ``nbgrader autograde`` uses it too.
@@ -107,14 +106,6 @@ class ResilientExecute(Execute):
         super().__init__(*args, **kwargs)
         self.shutdown_kernel = "immediate"
         self.iopub_timeout = max(self.iopub_timeout, 10)
-
-    def create_kernel_manager(self):
-        km = super().create_kernel_manager()
-        if hasattr(km, "with_reference"):
-            # The kernel's library has no deeptrain.reference unless a test cell of this notebook is
-            # still an old-style hidden test that imports it (converted cells only hand over results).
-            km.with_reference = getattr(self, "_old_style_tests", False)
-        return km
 
     # -- timeouts ------------------------------------------------------------------------
     def _remaining(self):
@@ -248,9 +239,6 @@ class ResilientExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._deadline = time.monotonic() + self.notebook_timeout
-        self._old_style_tests = any(
-            c.cell_type == "code" and is_grade(c) and not is_solution(c) and "BEGIN HIDDEN TESTS" in c.source
-            and "collect(" not in c.source and "reference" in c.source for c in nb.cells)
         self._load_bindings(resources or {})
         skip = {}
         for attempt in range(self.max_restarts + 1):

@@ -417,44 +417,31 @@ if AsyncKernelManager is not object:
 
     _LIBRARIES = {}
 
-    def kernel_library(package_dir, with_reference=False):
+    def kernel_library(package_dir):
         """A copy of the package at package_dir (e.g. lib/deeptrain) for grading kernels; returns
         the folder to put on PYTHONPATH. Its ``reference`` subpackage is left out: the grader's own
         process judges the kernel's results against it (autograder/verdicts), so a kernel never needs
-        it, exactly like the student bundle. with_reference=True keeps it as sourceless .pyc files,
-        for a notebook whose test cells still import it (old-style hidden tests).
+        it, exactly like the student bundle.
 
-        Built once per process (or taken from $DEEPTRAIN_KERNEL_LIB when the grader built it: that
-        folder is used as it is, for notebooks without old-style tests only).
+        Built once per process (or taken from $DEEPTRAIN_KERNEL_LIB when the grader built it).
         """
         prebuilt = os.environ.get("DEEPTRAIN_KERNEL_LIB")
-        if prebuilt and os.path.isdir(prebuilt) and not with_reference and not os.path.isdir(
+        if prebuilt and os.path.isdir(prebuilt) and not os.path.isdir(
                 os.path.join(prebuilt, os.path.basename(os.path.abspath(package_dir)), "reference")):
             return prebuilt
         package_dir = os.path.abspath(package_dir)
-        key = (package_dir, bool(with_reference))
-        if key not in _LIBRARIES:
+        if package_dir not in _LIBRARIES:
             import atexit
             out = tempfile.mkdtemp(prefix="deeptrain-kernel-lib-")
             atexit.register(shutil.rmtree, out, True)
-            build_kernel_library(package_dir, out, with_reference)
-            _LIBRARIES[key] = out
-        return _LIBRARIES[key]
+            build_kernel_library(package_dir, out)
+            _LIBRARIES[package_dir] = out
+        return _LIBRARIES[package_dir]
 
-    def build_kernel_library(package_dir, out, with_reference=False):
-        """Copy package_dir into out/ without reference/ (or with it as sourceless .pyc files)."""
-        import py_compile
+    def build_kernel_library(package_dir, out):
+        """Copy package_dir into out/ without its reference/ subpackage."""
         dest = os.path.join(out, os.path.basename(package_dir))
-        shutil.copytree(package_dir, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        if not with_reference:
-            shutil.rmtree(os.path.join(dest, "reference"), ignore_errors=True)
-            return out
-        for dirpath, _, files in os.walk(os.path.join(dest, "reference")):
-            for fn in files:
-                if fn.endswith(".py"):
-                    src = os.path.join(dirpath, fn)
-                    py_compile.compile(src, cfile=src + "c", dfile=f"<reference>/{fn}", doraise=True)
-                    os.remove(src)
+        shutil.copytree(package_dir, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "reference"))
         return out
 
     class SandboxedKernelManager(AsyncKernelManager):
@@ -477,8 +464,6 @@ if AsyncKernelManager is not object:
         library = Unicode("", help=("a package folder (lib/deeptrain) the kernel imports from a copy without "
                                     "its reference/ subpackage (see kernel_library); empty: as installed")
                           ).tag(config=True)
-        with_reference = Bool(False, help=("keep reference/ (as .pyc) in the kernel's copy: only for notebooks "
-                                           "whose test cells still import it")).tag(config=True)
 
         scratch = None
 
@@ -512,7 +497,7 @@ if AsyncKernelManager is not object:
                 env[var] = os.path.join(self.scratch, sub)
             pythonpath = list(self.pythonpath)
             if self.library:
-                pythonpath.insert(0, kernel_library(self.library, self.with_reference))
+                pythonpath.insert(0, kernel_library(self.library))
             if pythonpath:
                 env["PYTHONPATH"] = os.pathsep.join(pythonpath + [p for p in
                                                     env.get("PYTHONPATH", "").split(os.pathsep) if p])

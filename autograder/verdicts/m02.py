@@ -96,8 +96,9 @@ variance_scaling = Verdict(
 VERDICTS = [init, variance_scaling]
 
 
-def _he_avg_statistics(got, want):
-    """Test: the built kernel has variance 2 / fan_avg (within 5 %) and stays within the uniform limit."""
+def _he_avg_records(got):
+    """(fan_in, units, activation, label, record) of each he_avg_dense case; a str when the
+    case cannot be judged (nothing returned, or it raised): the caller yields it and stops."""
     if not got:
         yield "no layer was returned"
         return
@@ -107,6 +108,16 @@ def _he_avg_statistics(got, want):
         if rec.get("error"):
             yield f"case {label}: raised {rec['error']}"
             return
+        yield fan_in, units, activation, label, rec
+
+
+def _he_avg_statistics(got, want):
+    """Test: the built kernel has variance 2 / fan_avg (within 5 %) and stays within the uniform limit."""
+    for item in _he_avg_records(got):
+        if isinstance(item, str):
+            yield item
+            return
+        fan_in, units, activation, label, rec = item
         try:
             kernel = harvest.decode(rec["out"]["dict"]["kernel"])
         except (KeyError, TypeError, ValueError):
@@ -129,15 +140,11 @@ def _he_avg_statistics(got, want):
 
 def _he_avg_layer(got, want):
     """Test: a Dense layer with the units and activation asked for."""
-    if not got:
-        yield "no layer was returned"
-        return
-    for fan_in, units, activation in harvest_cases.HE_AVG:
-        label = f"he_avg_dense({units}, {activation!r}) built on inputs of width {fan_in}"
-        rec = got.get(label, {})
-        if rec.get("error"):
-            yield f"case {label}: raised {rec['error']}"
+    for item in _he_avg_records(got):
+        if isinstance(item, str):
+            yield item
             return
+        fan_in, units, activation, label, rec = item
         try:
             d = {k: harvest.decode(v) for k, v in rec["out"]["dict"].items() if k != "kernel"}
         except (KeyError, TypeError, ValueError):

@@ -115,36 +115,30 @@ def test_run_all_renders_the_figures_with_no_stderr_block(page, student_lab):
     assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']").count() == 0
 
 
-def _validate(page):
+def _validate(page, base, path):
+    """Open the notebook at path, click Validate; returns (passed, the dialog's text)."""
+    _open(page, base, path)
     page.locator(".validate-button:visible").first.click()
-    return page.locator(".validation-success, .validation-failed").first
+    result = page.locator(".validation-success, .validation-failed").first
+    result.wait_for(timeout=180_000)
+    return "validation-success" in result.get_attribute("class"), result.inner_text()
 
 
 def test_validate_passes_a_solved_notebook(page, student_lab):
-    base, _ = student_lab
-    _open(page, base, f"work/{MODULE}/solved.ipynb")
-    result = _validate(page)
-    result.wait_for(timeout=180_000)
-    assert "validation-success" in result.get_attribute("class"), result.inner_text()[:2000]
-    assert "Success! Your notebook passes all the tests." in result.inner_text()
+    passed, text = _validate(page, student_lab[0], f"work/{MODULE}/solved.ipynb")
+    assert passed, text[:2000]
+    assert "Success! Your notebook passes all the tests." in text
 
 
 def test_validate_on_the_untouched_release_says_what_is_missing(page, student_lab):
-    base, root = student_lab
-    _open(page, base, f"work/{MODULE}/{MODULE}.ipynb")
-    result = _validate(page)
-    result.wait_for(timeout=180_000)
-    assert "validation-failed" in result.get_attribute("class")
-    assert "You did not provide a response." in result.inner_text()
+    passed, text = _validate(page, student_lab[0], f"work/{MODULE}/{MODULE}.ipynb")
+    assert not passed
+    assert "You did not provide a response." in text
 
 
 def test_validate_lists_the_failing_tests_when_the_code_is_missing(page, student_lab):
-    base, root = student_lab
-    _open(page, base, f"work/{MODULE}/written_only.ipynb")
-    result = _validate(page)
-    result.wait_for(timeout=180_000)
-    assert "validation-failed" in result.get_attribute("class")
-    text = result.inner_text()
+    passed, text = _validate(page, student_lab[0], f"work/{MODULE}/written_only.ipynb")
+    assert not passed
     assert text.count("The following cell failed:") >= 2, text[:2000]
     assert "NotImplementedError" in text
 
@@ -191,3 +185,16 @@ def test_make_lab_opens_the_working_copy_and_formgrader_works_on_first_use(page,
         assert os.path.isfile(tmp_path / "grading" / "gradebook.db")
     finally:
         shutil.rmtree(os.path.join(ROOT, work), ignore_errors=True)
+
+
+def test_no_exchange_panels_no_error_dialog_and_no_news_prompt(page, student_lab):
+    base, _ = student_lab
+    _open(page, base, f"work/{MODULE}/{MODULE}.ipynb")
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile("^Nbgrader$")).click()
+    items = page.locator(".lm-Menu-itemLabel:visible").all_inner_texts()
+    page.keyboard.press("Escape")
+    assert not any("Assignment List" in t or "Course List" in t for t in items), items
+    page.wait_for_timeout(3000)   # the news prompt and exchange errors arrive a moment after load
+    assert page.locator(".jp-Dialog").count() == 0, page.locator(".jp-Dialog").all_inner_texts()
+    toasts = " ".join(page.locator(".jp-Notification-Toast, .Toastify__toast").all_inner_texts())
+    assert "news" not in toasts.lower() and "exchange" not in toasts.lower(), toasts
