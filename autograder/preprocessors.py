@@ -136,7 +136,7 @@ class JudgeResults(NbGraderPreprocessor):
         forbidden = {}
         for v in found.values():
             for fn in v.functions:
-                forbidden[fn] = set(v.forbidden.get(fn, ()))
+                forbidden[fn] = v.forbidden.get(fn) or set()   # a Forbidden keeps its reason
         sources, protected = self._student_sources(nb, nbg)
         delegated, dynamic = scan(sources, forbidden, protected)
         for cell in nb.cells:
@@ -157,8 +157,11 @@ class JudgeResults(NbGraderPreprocessor):
                 lines.append(f"  (your visible checks stopped with: {errors})")
             elif not judgement.failures:
                 lines.append("  every check passed")
+            if judgement.summary:
+                lines.append(f"  {judgement.summary}")
             flags = [f"[grader] delegation: {r}\n" for fn, r in delegated.items() if fn in verdict.functions]
             flags += [f"[grader] needs a look: {r}\n" for fn, r in dynamic.items() if fn in verdict.functions]
+            flags += [f"[grader] needs a look: {r}\n" for r in judgement.review]
             if problem and results is not None:
                 flags.append(f"[grader] {problem}\n")
             shown = self._kernel_output(cell)

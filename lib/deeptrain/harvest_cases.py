@@ -760,3 +760,31 @@ def _unfreeze_runner(fn, functions):
 
 
 exercise("06.unfreeze_top", unfreeze_top=_unfreeze_runner)
+
+
+# --- 09 capstone: the recipe build_and_train writes down (trained again by the grader) ----------
+
+def _capstone_runner(fn, functions):
+    """One case: build_and_train on the capstone's data with a recording budget. The record's "out"
+    is the recipe as a JSON string (the grader checks it and trains it again; see
+    deeptrain.capstone_recipe), or "error" says why there is none."""
+    import json
+    import time
+    import warnings
+    import traceback
+    from . import capstone
+    record = {"out": None, "error": None, "mutated": [], "warnings": []}
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            record["out"] = {"str_full": json.dumps(capstone.record(fn)), "type": "recipe"}
+        except Exception as e:  # the student's error (or a broken rule) is a result like any other
+            tb = traceback.extract_tb(e.__traceback__)
+            record["error"] = f"{type(e).__name__}: {e}"[:1500] + (f" (line {tb[-1].lineno})" if tb else "")
+    record["seconds"] = time.perf_counter() - start
+    record["warnings"] = [f"{w.category.__name__}: {w.message}"[:300] for w in caught[:5]]
+    return {"the capstone's data, recording budget": record}
+
+
+exercise("09.capstone", build_and_train=_capstone_runner)

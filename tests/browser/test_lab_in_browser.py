@@ -25,10 +25,10 @@ MODULE = "01_unstable_gradients"
 ARTIFACTS = os.path.join(os.path.dirname(__file__), "artifacts")
 
 
-def _solved_copy(dst, code=True, written=True):
-    """The release of MODULE with the solution's answers typed into its answer cells
-    (code answers, written answers or both)."""
-    nb = nbformat.read(os.path.join(COURSE, MODULE, f"{MODULE}.ipynb"), as_version=4)
+def _solved_copy(dst, code=True, written=True, release=COURSE):
+    """The release of MODULE (from the folder `release`, course/ by default) with the solution's
+    answers typed into its answer cells (code answers, written answers or both)."""
+    nb = nbformat.read(os.path.join(release, MODULE, f"{MODULE}.ipynb"), as_version=4)
     sol = nbformat.read(os.path.join(SOLUTIONS, MODULE, f"{MODULE}.ipynb"), as_version=4)
     answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in sol.cells
                if c.metadata.get("nbgrader", {}).get("solution")
@@ -198,3 +198,79 @@ def test_no_exchange_panels_no_error_dialog_and_no_news_prompt(page, student_lab
     assert page.locator(".jp-Dialog").count() == 0, page.locator(".jp-Dialog").all_inner_texts()
     toasts = " ".join(page.locator(".jp-Notification-Toast, .Toastify__toast").all_inner_texts())
     assert "news" not in toasts.lower() and "exchange" not in toasts.lower(), toasts
+
+
+# --- interactive explorers (issue 14) ---
+
+EXPLORER_CALL = 'variance.explorer("01_depth")'
+WIDGET_ERRORS = ("model not found", "Error displaying widget", "Failed to load model class")
+
+_IMAGE_PIXELS = """sel => {
+    const img = document.querySelector(sel);
+    if (!img || !img.complete || !img.naturalWidth) return null;
+    const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+    canvas.getContext('2d').drawImage(img, 0, 0);
+    return canvas.toDataURL('image/png');
+}"""
+
+
+@pytest.fixture(scope="module")
+def explorer_lab(tmp_path_factory):
+    """A student's lab on a solved copy of a release of MODULE generated now from solutions/
+    (so the test follows the explorer cell without waiting for course/ to be regenerated;
+    tests/notebooks/test_release.py checks that course/ is that same release)."""
+    from autograder.release import generate
+
+    tmp = tmp_path_factory.mktemp("explorer")
+    generate(MODULE, release_dir=str(tmp / "course"), grading_dir=str(tmp / "grading"))
+    root = tmp / "lab"
+    shutil.copytree(tmp / "course" / MODULE, root / "work" / MODULE)
+    _solved_copy(root / "work" / MODULE / "solved.ipynb", release=str(tmp / "course"))
+    with jupyter_lab(str(root), str(root / "server.log")) as base:
+        yield base, root
+
+
+def _widget_errors(page):
+    text = page.locator(".jp-Notebook:visible").inner_text()
+    return [e for e in WIDGET_ERRORS if e.lower() in text.lower()]
+
+
+def test_explorer_redraws_its_figure_when_a_slider_moves(page, explorer_lab):
+    base, root = explorer_lab
+    release = root / "work" / MODULE
+    assert (release / "figures" / "explore_01_depth.png").is_file(), \
+        "the release lacks the explorer's static figure (figures/ not copied by generate_assignment?)"
+    try:
+        _open(page, base, f"work/{MODULE}/solved.ipynb")
+        cell = page.locator(".jp-Notebook:visible .jp-CodeCell", has_text=EXPLORER_CALL)
+        assert cell.count() == 1, f"the release of {MODULE} has no cell calling {EXPLORER_CALL}"
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")                  # run this cell only
+        explorer = cell.locator(".deeptrain-explorer-01_depth")
+        explorer.wait_for(timeout=60_000)
+        img = ".jp-Notebook:not(.lm-mod-hidden) .deeptrain-explorer-01_depth img"
+        page.wait_for_function(f"() => ({_IMAGE_PIXELS})({img!r}) !== null", timeout=60_000)
+        before = page.evaluate(_IMAGE_PIXELS, img)
+        assert before.startswith("data:image/png") and len(before) > 5000, before[:100]
+        readout = explorer.locator(".widget-readout").first
+        depth_before = readout.inner_text().strip()
+
+        # Move the depth slider one step with the keyboard, as a student can.
+        explorer.locator(".noUi-handle").first.focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(f"""() => {{ const r = document.querySelector(
+            '.jp-Notebook:not(.lm-mod-hidden) .deeptrain-explorer-01_depth .widget-readout');
+            return r && r.textContent.trim() !== {depth_before!r}; }}""", timeout=30_000)
+        page.wait_for_function(f"b => {{ const now = ({_IMAGE_PIXELS})({img!r}); return now !== null && now !== b; }}",
+                               arg=before, timeout=60_000)
+        after = page.evaluate(_IMAGE_PIXELS, img)
+        assert after != before
+        assert int(readout.inner_text().strip()) == int(depth_before) + 1
+        assert _widget_errors(page) == [], _widget_errors(page)
+        assert cell.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+        assert cell.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']").count() == 0
+    except Exception:
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        page.screenshot(path=os.path.join(ARTIFACTS, "explorer_slider.png"), full_page=True)
+        raise

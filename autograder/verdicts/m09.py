@@ -1,0 +1,93 @@
+"""Verdict of 09_capstone: points from the test accuracy of the recipe, trained again by the grader.
+
+The kernel only hands over the recipe ``build_and_train`` wrote down (``deeptrain.capstone``).
+Here it is trained from scratch in a separate process (``autograder/capstone_replay.py``) and
+scored linearly between the baseline (module 01's plain network under the same budget: 0 points)
+and the target (full points), with a message saying where the model landed.
+"""
+import json
+import os
+import subprocess
+import sys
+
+from deeptrain import capstone
+from deeptrain.capstone_recipe import WALL_CAP_S
+
+from . import Check, Judgement, Verdict
+from .delegation import Forbidden
+
+POINTS = 10
+# Test accuracy of capstone.baseline replayed with the grading seed 0 (measured on this course's
+# machine, 2026-12-01; tests/grading/test_capstone.py replays it again and fails if it moved).
+BASELINE = 0.584
+TARGET = 0.86          # a well-tuned MLP using modules 02-08 reaches 0.86-0.87 under the budget
+REPLAY_TIMEOUT_S = WALL_CAP_S + 120
+BYPASS = Forbidden(
+    {"load_weights", "load_model", "set_weights", "applications", "get_file", "TFSMLayer", "t10k",
+     "load_fashion_mnist", "load_raw", "read_idx", "fashion_mnist", "npz", "h5", "keras_hub"},
+    "the capstone is graded on what your recipe learns within the budget; loading weights, a saved or "
+    "pretrained model, or the test data is a bypass and scores 0")
+
+
+def points_for(accuracy):
+    """Linear between BASELINE (0) and TARGET (POINTS), rounded to 0.1 point."""
+    share = (accuracy - BASELINE) / (TARGET - BASELINE)
+    return round(POINTS * min(1.0, max(0.0, share)), 1)
+
+
+def run_replay(recipe_json, timeout=REPLAY_TIMEOUT_S):
+    """The replay's report (a dict) for a recipe given as JSON text."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    try:
+        done = subprocess.run([sys.executable, "-m", "autograder.capstone_replay"], input=recipe_json, text=True,
+                              capture_output=True, timeout=timeout, env=env,
+                              cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    except subprocess.TimeoutExpired:
+        return {"error": f"the replay took longer than {timeout:.0f} s"}
+    lines = done.stdout.strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, ValueError):
+        return {"error": f"the replay failed (exit {done.returncode}): {done.stderr.strip()[-400:]}"}
+
+
+def _fail(verdict, message, detail, flagged=()):
+    check = Check("build_and_train", POINTS, message, None, "accuracy")
+    return Judgement(0.0, verdict.points, [(check, detail)], list(flagged))
+
+
+
+def score(verdict, results, delegated):
+    """Judgement of the capstone: replay the recipe, score its test accuracy."""
+    if "build_and_train" in delegated:
+        return _fail(verdict, "not graded", delegated["build_and_train"],
+                     [f"build_and_train: {delegated['build_and_train']}"])
+    record = next(iter(((results or {}).get("build_and_train") or {}).values()), None)
+    if not isinstance(record, dict) or record.get("error") or not isinstance(record.get("out"), dict):
+        why = (record or {}).get("error") if isinstance(record, dict) else None
+        return _fail(verdict, "no recipe to train: build_and_train must build, compile and train a model "
+                     "with budget.fit", why or "no results for build_and_train reached the grader")
+    report = run_replay(str(record["out"].get("str_full", "")))
+    if "error" in report:
+        return _fail(verdict, "the recipe could not be trained", report["error"])
+    accuracy, earned = report["accuracy"], points_for(report["accuracy"])
+    where = (f"test accuracy {accuracy:.4f} after {report['examples_seen']:,} examples ({report['steps']:,} steps, "
+             f"{report['seconds']:.1f} s): baseline {BASELINE:.3f} = 0 points, target {TARGET:.3f} = {POINTS} points")
+    review = []
+    if report.get("stopped_by_wall_cap"):
+        review.append(f"build_and_train: training stopped at the {WALL_CAP_S:.0f} s wall-clock cap")
+        where += f"; training was stopped by the {WALL_CAP_S:.0f} s wall-clock cap"
+    if earned >= POINTS:
+        return Judgement(float(POINTS), verdict.points, [], summary=where, review=review)
+    check = Check("build_and_train", round(POINTS - earned, 6), "your model is below the target", None, "accuracy")
+    return Judgement(earned, verdict.points, [(check, where)], review=review)
+
+
+capstone_verdict = Verdict(
+    exercise="09.capstone", cell="test_capstone",
+    reference={"build_and_train": capstone.baseline},
+    forbidden={"build_and_train": BYPASS},
+    checks=[Check("build_and_train", POINTS, "test accuracy between the baseline and the target", None, "accuracy")],
+    scorer=score)
+
+VERDICTS = [capstone_verdict]
