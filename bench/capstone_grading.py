@@ -6,7 +6,7 @@ Prints, for the solution of module 09 graded by ``python -m autograder grade`` (
 - the whole grading of the notebook (kernel run in the sandbox, the recipe's replay, merge);
 - of which the replay (``autograder/capstone_replay.py``, a process of its own: TensorFlow's
   import, the data, training within the budget, the test split);
-- of which the training itself (the budget: 60,000 examples), as the replay reports it.
+- of which the training itself (the budget: 30,000 examples), as the replay reports it.
 The load average is printed beside the figures: the machine may be shared.
 """
 import json

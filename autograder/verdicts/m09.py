@@ -19,8 +19,8 @@ from .delegation import Forbidden
 POINTS = 10
 # Test accuracy of capstone.baseline replayed with the grading seed 0 (measured on this course's
 # machine, 2026-12-01; tests/grading/test_capstone.py replays it again and fails if it moved).
-BASELINE = 0.584
-TARGET = 0.86          # a well-tuned MLP using modules 02-08 reaches 0.86-0.87 under the budget
+BASELINE = 0.453
+TARGET = 0.85          # the solution's entry (modules 02-07) reaches 0.857 on the test images
 REPLAY_TIMEOUT_S = WALL_CAP_S + 120
 BYPASS = Forbidden(
     {"load_weights", "load_model", "set_weights", "applications", "get_file", "TFSMLayer", "t10k",

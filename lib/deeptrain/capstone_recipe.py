@@ -17,8 +17,8 @@ smuggled. Number lists are therefore capped too.
 import json
 import time
 
-N_TRAIN = 20_000               # training images the capstone gets (a seeded subset of the 55,000)
-BUDGET_EXAMPLES = 60_000       # examples that may be seen in training: 3 epochs of N_TRAIN
+N_TRAIN = 10_000               # training images the capstone gets (a seeded subset of the 55,000)
+BUDGET_EXAMPLES = 30_000       # examples that may be seen in training: 3 epochs of N_TRAIN
 MAX_PARAMS = 3_000_000         # a model larger than this is refused (grading time)
 WALL_CAP_S = 300.0             # a replay stops training after this long (only pathological recipes)
 MAX_RECIPE_CHARS = 200_000
