@@ -769,21 +769,10 @@ def _capstone_runner(fn, functions):
     is the recipe as a JSON string (the grader checks it and trains it again; see
     deeptrain.capstone_recipe), or "error" says why there is none."""
     import json
-    import time
-    import warnings
-    import traceback
     from . import capstone
-    record = {"out": None, "error": None, "mutated": [], "warnings": []}
-    start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            record["out"] = {"str_full": json.dumps(capstone.record(fn)), "type": "recipe"}
-        except Exception as e:  # the student's error (or a broken rule) is a result like any other
-            tb = traceback.extract_tb(e.__traceback__)
-            record["error"] = f"{type(e).__name__}: {e}"[:1500] + (f" (line {tb[-1].lineno})" if tb else "")
-    record["seconds"] = time.perf_counter() - start
-    record["warnings"] = [f"{w.category.__name__}: {w.message}"[:300] for w in caught[:5]]
+    record, recipe = call(lambda: json.dumps(capstone.record(fn)))
+    if record["error"] is None:   # whole: encode() would cut a string at 2,000 characters
+        record["out"] = {"str_full": recipe, "type": "recipe"}
     return {"the capstone's data, recording budget": record}
 
 
