@@ -22,7 +22,6 @@ import numpy as np
 from . import capstone_recipe as recipes
 from .capstone_recipe import N_TRAIN, BUDGET_EXAMPLES, RecipeError  # noqa: F401  (the student's names)
 
-CALLBACKS = recipes.CALLBACKS
 
 
 class Recorded(BaseException):
