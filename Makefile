@@ -15,7 +15,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 SERVER_ENV := PATH="$(abspath $(BIN)):$$PATH" JUPYTER_CONFIG_PATH="$(CURDIR)/etc/jupyter" \
               $(if $(GRADING),DEEPTRAIN_GRADING_DIR="$(abspath $(GRADING))",)
 
-.PHONY: setup data lab formgrader test test-fast release grade bench clean help
+.PHONY: setup data sandbox lab formgrader test test-fast release grade bench clean help
 
 help:
 	@echo "make lab      set up .venv, get the data, open JupyterLab on your working copy work/"
@@ -32,11 +32,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-setup: $(STAMP) data
+setup: $(STAMP) data sandbox
 
 # Installs the Debian package (root or password-less sudo) or downloads through Keras when missing.
 data: $(STAMP)
 	@$(BIN)/python -m deeptrain.data --fetch
+
+# Bubblewrap (bwrap) gives grading kernels their own network, PID and mount namespaces
+# (autograder/sandbox.py). Installed like the data package (root or password-less sudo, never a
+# password prompt); without it grading still works, with weaker isolation (README, Limits).
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then S=""; elif sudo -n true 2>/dev/null; then S="sudo -n"; else S=no; fi; \
+	  if [ "$$S" != no ] && command -v apt-get >/dev/null 2>&1; then \
+	    $$S apt-get install -y -q bubblewrap || { $$S apt-get update -q && $$S apt-get install -y -q bubblewrap; }; \
+	  fi; \
+	  command -v bwrap >/dev/null 2>&1 || echo "bubblewrap is not installed (apt-get install bubblewrap):" \
+	    "grading kernels will run without their own network and file system view (README, Limits)"; }
 
 # Jupyter refuses to run as root without --allow-root (containers often run as root).
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
