@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from ._setup import setup, is_grading, import_tensorflow, native_stderr_silenced  # noqa: E402
 from .claims import claim  # noqa: E402
-from .exercises import needs  # noqa: E402
+from .exercises import needs, progress  # noqa: E402
 
-__all__ = ["setup", "is_grading", "import_tensorflow", "native_stderr_silenced", "claim", "needs"]
+__all__ = ["setup", "is_grading", "import_tensorflow", "native_stderr_silenced", "claim", "needs", "progress"]
 __version__ = "0.1.0"
