@@ -6,6 +6,9 @@
   grade SUBMISSIONS [--jobs N | --scheduler tcp://HOST:8786]
                                 collect, pre-check, autograde on Dask, feedback, grades CSV,
                                 class report (GRADING/report.html); resumable
+  export [--roster FILE]        write the grades files again from the gradebook (after hand grading
+                                in formgrader): grades.csv, grades_detail.csv, grades_canvas.csv,
+                                grades_moodle.csv; grades nothing
   bundle [OUT]                  write the student bundle (notebooks, library without reference/)
 
 SUBMISSIONS is a folder with one folder per student, or an LMS zip (Blackboard "attempt",
@@ -23,6 +26,16 @@ def _size(text):
     units = {"k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
     text = str(text).strip().lower().rstrip("b")
     return int(float(text[:-1]) * units[text[-1]]) if text and text[-1] in units else int(text)
+
+
+def _export_args(p):
+    p.add_argument("--roster", default=None,
+                   help="the LMS's roster: Canvas's gradebook export (Grades > Export), or a CSV with some of "
+                        "Student, ID, SIS User ID, SIS Login ID, Section, Username, Email; matches student folders "
+                        "to LMS users (and gives Canvas's assignment ids from its headers)")
+    p.add_argument("--canvas-ids", default=None, help="CSV of assignment,canvas_id lines (Canvas assignment ids)")
+    p.add_argument("--include-pending", action="store_true",
+                   help="LMS files: write modules still waiting for hand grades (default: left empty)")
 
 
 def main(argv=None):
@@ -61,6 +74,12 @@ def main(argv=None):
             p.add_argument("--memory", default=None, help="memory cap per kernel, e.g. 3G (default 3G)")
             p.add_argument("--no-feedback", action="store_true")
             p.add_argument("--keep-work", action="store_true", help="keep this run's working folder (GRADING/work-*)")
+            _export_args(p)
+    p = sub.add_parser("export", help="write the grades files from the gradebook (hand grades included); grades nothing")
+    p.add_argument("--grading", default=None, help="working folder (default $DEEPTRAIN_GRADING_DIR or grading/)")
+    p.add_argument("--assignments", nargs="*", default=None, help="modules (default: those with a submission)")
+    p.add_argument("--csv", default=None, help="grades CSV (default GRADING/grades.csv; the others beside it)")
+    _export_args(p)
     p = sub.add_parser("bundle", help="write what a class gets: course notebooks + library without reference/")
     p.add_argument("out", nargs="?", default="dist/deeptrain-course", help="output folder (default dist/deeptrain-course)")
     p.add_argument("--zip", action="store_true", help="also write OUT.zip")
@@ -76,8 +95,11 @@ def main(argv=None):
             print("course/ is stale for: " + ", ".join(bad) + " (run `python -m autograder release`)")
             return 1
         print("course/ is up to date")
+    elif args.cmd == "export":
+        from .export import main as export_main
+        return export_main(args)
     elif args.cmd == "precheck":
-        from .grade import precheck_report
+        from .precheck import precheck_report
         return precheck_report(args.submissions, names=args.assignments, regex=args.regex, lms=args.lms)
     elif args.cmd == "grade":
         from .engine import VersionMismatch, security_from
@@ -89,7 +111,8 @@ def main(argv=None):
                            memory_limit=_size(args.memory) if args.memory else None,
                            feedback=not args.no_feedback, keep_work=args.keep_work, scheduler=args.scheduler,
                            security=security_from(args.tls_ca_file, args.tls_cert, args.tls_key),
-                           regrade=args.regrade, class_report=not args.no_report)
+                           regrade=args.regrade, class_report=not args.no_report, roster=args.roster,
+                           canvas_ids=args.canvas_ids, include_pending=args.include_pending)
         except VersionMismatch as e:
             print(f"refused: {e}", file=sys.stderr)
             return 2

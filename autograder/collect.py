@@ -250,3 +250,47 @@ def _attempt_order(matches):
     second = sum(len({b for _, b in v}) for v in groups.values())
     return "first" if first > second else "second"
 
+
+
+# --- the collect stage of `python -m autograder grade` / `precheck` --------------------------
+
+def notebook_ids(nb):
+    """The nbgrader grade_ids of a notebook (an nbformat node or a JSON dict)."""
+    return {(c.get("metadata", {}).get("nbgrader") or {}).get("grade_id") for c in nb["cells"]} - {None}
+
+
+def release_ids(names, release_nbs=None):
+    """{assignment: grade_ids of its release}: from release_nbs when given, else from the released
+    notebooks in course/ (git keeps them in step with solutions/; reading them costs nothing,
+    where generating a template costs seconds)."""
+    from . import COURSE, SOLUTIONS
+    out = {}
+    for n in names:
+        if release_nbs and n in release_nbs:
+            out[n] = notebook_ids(release_nbs[n])
+            continue
+        for folder in (COURSE, SOLUTIONS):
+            try:
+                with open(os.path.join(folder, n, f"{n}.ipynb"), encoding="utf-8") as f:
+                    out[n] = notebook_ids(json.load(f))
+                break
+            except (OSError, ValueError, KeyError):
+                continue
+    return out
+
+
+def collect(submissions, names, ids=None, regex=None, lms="auto"):
+    """The Collection of a folder (one folder per student) or an LMS zip; ids: {assignment: grade ids}
+    (default release_ids(names))."""
+    ids = ids if ids is not None else release_ids(names)
+    if os.path.isfile(submissions) and submissions.lower().endswith(".zip"):
+        return collect_zip(submissions, names, ids, regex=regex, lms=lms)
+    if not os.path.isdir(submissions):
+        raise FileNotFoundError(f"no such folder or zip: {submissions}")
+    return collect_folder(submissions, names, ids)
+
+
+def submitted_names(col, names):
+    """The assignments of names that at least one student submitted, in the order of names."""
+    have = {a for files in col.files.values() for a in files}
+    return [n for n in names if n in have]

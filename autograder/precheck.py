@@ -402,3 +402,106 @@ def scan(nb, release):
         for line, what in scan_source(_source(cell)):
             out.append(f"{where}, line {line}: {what}")
     return out
+
+
+# --- the precheck stage of `python -m autograder grade` and `precheck` -------------------------
+
+MARK = "[grader]"
+
+
+def _note_cell(notes):
+    text = (f"**{MARK} Notes from the grader.** Your notebook was repaired before grading:\n\n"
+            + "\n".join(f"- {n}" for n in notes))
+    return nbformat.v4.new_markdown_cell(text)
+
+
+def prepare_submission(out, cand, release_nb, grading):
+    """Pre-check one candidate (autograder.collect.Candidate) for the Outcome out: keep the
+    original in GRADING/originals/, write the repaired notebook (and its LMS timestamp) to
+    GRADING/submitted/STUDENT/NAME/. Returns the notebook's bytes to grade, or None when it
+    cannot be graded automatically (out is then failed, with the reason)."""
+    import os
+    student, name = out.student, out.assignment
+    if cand.note:
+        out.notes.append(cand.note)
+    pc = precheck(cand.data, release_nb)
+    originals = os.path.join(grading, "originals", student)
+    os.makedirs(originals, exist_ok=True)
+    with open(os.path.join(originals, f"{name}.ipynb"), "wb") as f:
+        f.write(cand.data)
+    if pc.nb is None:
+        out.status, out.message = "failed", f"cannot be graded automatically: {pc.fatal}"
+        out.review.append(out.message)
+        return None
+    out.notes += pc.problems
+    if pc.foreign:
+        out.review.append("no graded cell of this assignment was in the file")
+    out.review += [f"suspicious code: {s}" for s in scan(pc.nb, release_nb)]
+    if pc.problems:
+        pc.nb.cells.insert(0, _note_cell(pc.problems))
+    dest = os.path.join(grading, "submitted", student, name)
+    os.makedirs(dest, exist_ok=True)
+    text = nbformat.writes(pc.nb)
+    data = (text if text.endswith("\n") else text + "\n").encode("utf-8")
+    with open(os.path.join(dest, f"{name}.ipynb"), "wb") as f:
+        f.write(data)
+    if cand.timestamp:
+        with open(os.path.join(dest, "timestamp.txt"), "w") as f:
+            f.write(cand.timestamp)
+    return data
+
+
+def released_notebooks(names):
+    """{assignment: its released notebook} from course/ (what students started from; git keeps it
+    in step with solutions/, a test fails when it is stale)."""
+    import os
+    from . import COURSE
+    out = {}
+    for n in names:
+        path = os.path.join(COURSE, n, f"{n}.ipynb")
+        if os.path.exists(path):
+            out[n] = nbformat.read(path, as_version=4)
+    return out
+
+
+def _lines(student_files, names, release_nbs):
+    lines, bad = [], 0
+    for name in names:
+        cand = student_files.get(name)
+        if cand is None:
+            lines.append(f"  {name}: missing")
+            continue
+        pc = precheck(cand.data, release_nbs[name])
+        if pc.nb is None:
+            bad += 1
+            lines.append(f"  {name}: CANNOT BE GRADED AUTOMATICALLY: {pc.fatal}")
+            continue
+        lines += [f"  {name}: repaired: {t}" for t in ([cand.note] if cand.note else []) + pc.problems]
+        review = scan(pc.nb, release_nbs[name])
+        lines += [f"  {name}: review: {t}" for t in review]
+        if not cand.note and not pc.problems and not review:
+            lines.append(f"  {name}: ok")
+    return lines, bad
+
+
+def precheck_report(submissions, names=None, regex=None, lms="auto", log=print):
+    """Collect and pre-check without grading; print what is wrong per student. Returns 0, or 1 if
+    some file is unreadable or unplaced. Compares with the released notebooks of course/ (no
+    template is generated), and only for the modules submitted."""
+    from . import assignments
+    from .collect import collect, release_ids, submitted_names
+    names = list(names or assignments())
+    release_nbs = released_notebooks(names)
+    col = collect(submissions, names, release_ids(names, release_nbs), regex=regex, lms=lms)
+    names = [n for n in submitted_names(col, names) if n in release_nbs]
+    bad = 0
+    for student in sorted(col.students):
+        lines, b = _lines(col.files.get(student, {}), names, release_nbs)
+        bad += b
+        log(f"{student}:")
+        for line in lines:
+            log(line)
+    for src, why in col.unplaced:
+        bad += 1
+        log(f"not placed: {src}: {why}")
+    return 1 if bad else 0

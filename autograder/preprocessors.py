@@ -165,8 +165,13 @@ class JudgeResults(NbGraderPreprocessor):
             if problem and results is not None:
                 flags.append(f"[grader] {problem}\n")
             shown = self._kernel_output(cell)
+            # The points (the execute_result nbgrader's determine_grade reads), the judgement as data
+            # for the report and the exports (autograder/judgement.py; a display_data, which
+            # determine_grade ignores), then the messages the student reads.
+            from .judgement import as_data, output as judgement_output
             cell.outputs = ([NotebookNode(output_type="execute_result", execution_count=cell.get("execution_count"),
                                           metadata={}, data={"text/plain": f"{judgement.score:g}"})]
+                            + [judgement_output(as_data(judgement, verdict))]
                             + [NotebookNode(output_type="stream", name="stdout", text="\n".join(lines) + "\n")]
                             + notes
                             + [NotebookNode(output_type="stream", name="stdout", text=f) for f in flags]

@@ -6,32 +6,30 @@ short text summary too. It shows, for each module:
 
 - the **score distribution** of the graded notebooks (a histogram; missing and failed work is
   counted apart, never as zeros);
-- the **pass rate of every graded test cell** (full marks, partial, none) and of every **check**
-  (one thing a test cell verifies). Read from the test cell's output: the per-check report of
-  autograder/verdicts (``fn: 1.5 of 2 points``, then ``  fn: what is wrong [-0.5 points]`` per
-  failed check: a check not listed passed), explicit ``PASS name`` / ``FAIL name: why`` lines,
-  or an error message (``name: what went wrong``, the form ``deeptrain.checks`` uses); a check
-  counts as passed in a test cell with full marks;
-- the **most frequent failure messages**, grouped after numbers are blanked out (``got 0.731`` and
-  ``got 0.5`` are one message), with their counts, an example and the students who got them;
+- the **pass rate of every graded test cell** (full marks, partial, none), the **status of every
+  graded function** (passed, partial, wrong, not attempted, crashed, delegated, missing) and the
+  pass rate of every **check** (one thing a test cell verifies). Read from the judgement each
+  test cell carries as data (mimetype ``application/vnd.deeptrain.judgement+json``,
+  autograder/judgement.py); for a cell without it (a notebook graded before), from its text:
+  explicit ``PASS name`` / ``FAIL name: why`` lines or an error message (``name: what went
+  wrong``); a check counts as passed in a test cell with full marks;
+- the **most frequent failure messages**, each counted once per student and check, grouped after
+  numbers are blanked out (``got 0.731`` and ``got 0.5`` are one message), with an example and the
+  students who got them; a check that was not counted (it could not be judged) is no failure;
 - the **flagged, failed and missing** work with the reasons.
 
-``write_lms_csv(report, names, path)`` writes one row per student in the layout of Canvas's
-gradebook export (``Student, ID, SIS User ID, SIS Login ID, Section``, then one column per
-assignment, ``NAME (points)``), which Canvas's import accepts (rows match on SIS Login ID / SIS
-User ID when ID is blank) and which Moodle's "Import grades from CSV" maps column by column
-(map "SIS Login ID" to the username or ID number, each module column to its grade item).
+Only the modules somebody submitted are shown. The grades files are autograder/export.py's.
 """
 import base64
 import collections
-import csv
 import html
-import io
 import os
 import re
 import statistics
 
 import nbformat
+
+from .judgement import read as read_judgement
 
 GRADED = ("graded", "flagged")
 _PASS = re.compile(r"^\s*(?:\[?(PASS(?:ED)?|OK|ok|✓|✔)\]?)[\s:\-]+(?P<name>.+?)\s*$")
@@ -54,17 +52,14 @@ def _error_message(out):
     return f"{out.get('ename', 'Error')}: {value[0] if value else ''}".strip()
 
 
-_VERDICT_HEAD = re.compile(r"^(?P<what>\S.*?): (?P<got>[\d.]+) of (?P<max>[\d.]+) points?\s*$")
-_VERDICT_FAIL = re.compile(r"^ {2}(?P<name>[^\s:][^:]*): (?P<why>.+?)\s*\[-[\d.]+ points?\]\s*$")
-
-
 def cell_results(path):
     """{test cell id: {"errors": [messages], "pass": [check names], "fail": [(check, message)],
-    "verdict": bool}} of the graded test cells of an autograded notebook ({} when unreadable).
+    "verdict": bool, "judgement": dict or None}} of the graded test cells of an autograded
+    notebook ({} when unreadable).
 
-    Understands the per-check report of autograder/verdicts (``NAME: 1.5 of 2 points`` then one
-    line per failed check, ``  function: what is wrong [-0.5 points]``; ``verdict`` True: every
-    check not listed passed), explicit PASS/FAIL lines, and error outputs."""
+    A judged cell's failures come from its judgement data (``verdict`` True: every check not
+    listed as a counted failure passed); other cells are read from explicit PASS/FAIL lines and
+    error outputs."""
     try:
         nb = nbformat.read(path, as_version=4)
     except Exception:
@@ -74,7 +69,12 @@ def cell_results(path):
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
             continue
-        res = out[meta.get("grade_id")] = {"errors": [], "pass": [], "fail": [], "verdict": False}
+        res = out[meta.get("grade_id")] = {"errors": [], "pass": [], "fail": [], "verdict": False,
+                                           "judgement": read_judgement(cell)}
+        if res["judgement"] is not None:
+            res["verdict"] = True
+            res["fail"] = _judged_failures(res["judgement"])
+            continue
         for o in cell.get("outputs", []):
             if o.get("output_type") == "error":
                 res["errors"].append(_error_message(o))
@@ -83,13 +83,6 @@ def cell_results(path):
                 if text.startswith("Output of the code in this cell (not graded)"):
                     continue
                 for line in text.splitlines():
-                    if _VERDICT_HEAD.match(line):
-                        res["verdict"] = True
-                        continue
-                    m = _VERDICT_FAIL.match(line)
-                    if m:
-                        res["fail"].append((f"{m.group('name')}: {m.group('why')}", m.group("why")))
-                        continue
                     m = _PASS.match(line)
                     if m:
                         res["pass"].append(m.group("name"))
@@ -98,6 +91,26 @@ def cell_results(path):
                     if m:
                         name, _, why = m.group("name").partition(": ")
                         res["fail"].append((name, why or name))
+    return out
+
+
+WHOLE = ("not attempted", "crashed", "missing", "delegated")   # a function that lost all its points at once
+
+
+def _judged_failures(data):
+    """[(check, message)] of a judgement: each counted failure; a function not attempted, crashed,
+    delegated or without results is one failure of its own (its checks could not pass)."""
+    out, said = [], set()
+    functions = data.get("functions", {})
+    for f in data.get("failures", []):
+        fn = f.get("function", "")
+        status = functions.get(fn, {}).get("status")
+        if status in WHOLE:
+            if fn not in said:
+                said.add(fn)
+                out.append((f"{fn}: {status}", f.get("detail") or status))
+        elif f.get("counted", True):
+            out.append((f"{fn}: {f['message']}", f.get("detail") or f["message"]))
     return out
 
 
@@ -116,15 +129,45 @@ def pattern(message):
 
 # --- statistics -------------------------------------------------------------------------------
 
+def _new_stats(report, name):
+    return {"scores": [], "max": report.maxima.get(name, 0.0), "cells": {}, "checks": {},
+            "functions": {},   # (cell, function) -> Counter of statuses
+            "messages": collections.defaultdict(lambda: {"count": 0, "students": [], "example": "", "cell": ""}),
+            "status": collections.Counter()}
+
+
+def _failures(res):
+    """{check: message} of one test cell of one student: each check once."""
+    failed = {}
+    for check, why in res["fail"]:
+        failed.setdefault(check, check if check.endswith(why) else f"{check}: {why}")
+    for msg in res["errors"]:
+        failed.setdefault(_check_name(msg) or msg, msg)
+    return failed
+
+
+def _count_cell(s, o, g, res, seen):
+    c = s["cells"].setdefault(g["cell"], {"points": g["max_score"], "full": 0, "partial": 0, "none": 0})
+    score = (g["auto_score"] if g.get("manual_score") is None else g["manual_score"]) or 0.0
+    c["full" if score >= g["max_score"] else "partial" if score > 0 else "none"] += 1
+    data = res.get("judgement") or {}
+    for fn, f in data.get("functions", {}).items():
+        s["functions"].setdefault((g["cell"], fn), collections.Counter())[f.get("status", "?")] += 1
+    failed = _failures(res)
+    for msg in failed.values():          # one count per student and check
+        m = s["messages"][(g["cell"], pattern(msg))]
+        if o.student not in m["students"]:
+            m["count"] += 1
+            m["students"].append(o.student)
+        m["example"], m["cell"] = m["example"] or msg, g["cell"]
+    seen.append((score >= g["max_score"], res["verdict"], failed, res["pass"]))
+
+
 def module_stats(report, names, grading):
-    """Per module: scores of graded work, per-cell and per-check pass counts, failure messages."""
-    stats = {}
-    for name in names:
-        stats[name] = {"scores": [], "max": report.maxima.get(name, 0.0), "cells": {}, "checks": {},
-                       "messages": collections.defaultdict(lambda: {"count": 0, "students": [],
-                                                                    "example": "", "cell": ""}),
-                       "status": collections.Counter()}
+    """Per module: scores of graded work, per-cell, per-function and per-check counts, failure messages."""
+    stats = {name: _new_stats(report, name) for name in names}
     seen = collections.defaultdict(list)   # (module, cell) -> [(full marks?, verdict?, {check: msg}, passed)]
+    empty = {"errors": [], "pass": [], "fail": [], "verdict": False, "judgement": None}
     for o in report.outcomes:
         s = stats.get(o.assignment)
         if s is None:
@@ -133,28 +176,11 @@ def module_stats(report, names, grading):
         if o.status not in GRADED:
             continue
         s["scores"].append(o.score)
-        if o.max_score:
-            s["max"] = o.max_score
-        results = cell_results(os.path.join(grading, "autograded", o.student, o.assignment,
-                                                 f"{o.assignment}.ipynb"))
+        s["max"] = o.max_score or s["max"]
+        results = cell_results(os.path.join(grading, "autograded", o.student, o.assignment, f"{o.assignment}.ipynb"))
         for g in o.cells:
-            if g.get("cell_type") != "code" or not g.get("max_score"):
-                continue
-            c = s["cells"].setdefault(g["cell"], {"points": g["max_score"], "full": 0, "partial": 0, "none": 0})
-            score = g["auto_score"] if g.get("manual_score") is None else g["manual_score"]
-            score = score or 0.0
-            c["full" if score >= g["max_score"] else "partial" if score > 0 else "none"] += 1
-            res = results.get(g["cell"], {"errors": [], "pass": [], "fail": [], "verdict": False})
-            failed = {check: f"{check}" if check.endswith(why) else f"{check}: {why}" for check, why in res["fail"]}
-            for msg in res["errors"]:
-                check = _check_name(msg)
-                failed.setdefault(check or msg, msg)
-            for check, msg in failed.items():
-                m = s["messages"][(g["cell"], pattern(msg))]
-                m["count"] += 1
-                m["students"].append(o.student)
-                m["example"], m["cell"] = m["example"] or msg, g["cell"]
-            seen[(o.assignment, g["cell"])].append((score >= g["max_score"], res["verdict"], failed, res["pass"]))
+            if g.get("cell_type") == "code" and g.get("max_score"):
+                _count_cell(s, o, g, results.get(g["cell"], empty), seen[(o.assignment, g["cell"])])
     for (name, cell), rows in seen.items():
         checks = stats[name]["checks"].setdefault(cell, {})
         known = {k for _, _, failed, passed in rows for k in list(failed) + list(passed)}
@@ -164,7 +190,6 @@ def module_stats(report, names, grading):
                 if check in failed:
                     c["fail"] += 1
                 elif check in passed or verdict or full:
-                    # Listed as passed; or a per-check report that does not list it as failed; or full marks.
                     c["pass"] += 1
     return stats
 
@@ -231,6 +256,8 @@ def pass_rate_figure(stats, names, path):
 
 
 def _img(path):
+    if not path:
+        return "<p>(nothing was submitted)</p>"
     with open(path, "rb") as f:
         return f'<img alt="{html.escape(os.path.basename(path))}" src="data:image/png;base64,' \
                f'{base64.b64encode(f.read()).decode()}">'
@@ -256,24 +283,65 @@ def top_messages(stats, name, n=10):
     return msgs[:n]
 
 
+STATUS_ORDER = ("passed", "partial", "wrong", "not attempted", "crashed", "delegated", "missing")
+
+
+def _module_section(s, name):
+    e = html.escape
+    parts = [f"<h3>{e(name)}</h3>"]
+    rows = []
+    for cell, c in s["cells"].items():
+        n = c["full"] + c["partial"] + c["none"]
+        rows.append([cell, f"{c['points']:g}", n, f"{100 * c['full'] / n:.0f}%" if n else "-", c["partial"], c["none"]])
+    parts.append("<p>Test cells (graded functions):</p>" +
+                 _table(["test cell", "points", "graded", "full marks", "partial", "zero"], rows))
+    if s["functions"]:
+        frows = [[cell, fn] + [counts.get(st, 0) or "" for st in STATUS_ORDER]
+                 for (cell, fn), counts in s["functions"].items()]
+        parts.append("<p>Graded functions: <i>not attempted</i> raised NotImplementedError on every case (the "
+                     "stub), <i>crashed</i> raised another error on every case, <i>wrong</i> returned values none "
+                     "of which is right:</p>" + _table(["test cell", "function", *STATUS_ORDER], frows))
+    crow = []
+    for cell, checks in s["checks"].items():
+        for check, c in sorted(checks.items(), key=lambda kv: -kv[1]["fail"]):
+            n = c["pass"] + c["fail"]
+            crow.append([cell, check, n, f"{100 * c['pass'] / n:.0f}%" if n else "-", c["fail"]])
+    if crow:
+        parts.append("<p>Checks (a check not counted because it could not be judged is no failure):</p>" +
+                     _table(["test cell", "check", "seen", "pass rate", "failed"], crow))
+    msgs = top_messages({name: s}, name)
+    if msgs:
+        parts.append("<p>Most frequent failure messages (each counted once per student and check; numbers "
+                     "blanked to group them):</p>" +
+                     _table(["students", "test cell", "message (example)", "who"],
+                            [[m["count"], m["cell"], m["example"][:300], _students(m["students"])] for m in msgs]))
+    return parts
+
+
 def class_report(report, names, grading, log=print):
-    """Write GRADING/report.html (and its figures in GRADING/report/), print a summary; returns the path."""
+    """Write GRADING/report.html (and its figures in GRADING/report/), print a summary; returns the path.
+    Only the modules of names that somebody submitted are shown."""
+    names = [n for n in names if any(o.assignment == n and o.status != "missing" for o in report.outcomes)]
     stats = module_stats(report, names, grading)
     fig_dir = os.path.join(grading, "report")
-    hist = histograms(stats, names, os.path.join(fig_dir, "scores.png"))
-    rates = pass_rate_figure(stats, names, os.path.join(fig_dir, "pass_rates.png"))
+    hist = histograms(stats, names, os.path.join(fig_dir, "scores.png")) if names else None
+    rates = pass_rate_figure(stats, names, os.path.join(fig_dir, "pass_rates.png")) if names else None
     students = sorted({o.student for o in report.outcomes})
     e = html.escape
+
+    def count(status):
+        return sum(o.status == status and o.assignment in names for o in report.outcomes)
     parts = [f"""<!doctype html><html><head><meta charset="utf-8"><title>Class report</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
 table{{border-collapse:collapse;margin:0.5em 0 1.5em}}td,th{{border:1px solid #ccc;padding:3px 8px;
 font-size:13px;text-align:left;vertical-align:top}}th{{background:#eee}}img{{max-width:100%}}
 .low{{color:#c00000;font-weight:bold}}</style></head><body>
 <h1>Class report</h1>
-<p>{len(students)} student(s), {len(names)} module(s); {report.count('graded')} graded,
-{report.count('flagged')} flagged for review (graded), {report.count('failed')} failed to run,
-{report.count('missing')} missing; {len(report.unplaced)} file(s) not placed.
-Grades: <code>{e(report.csv_path)}</code>, for an LMS: <code>{e(report.lms_csv_path)}</code>.</p>
+<p>{len(students)} student(s), {len(names)} module(s) submitted; {count('graded')} graded,
+{count('flagged')} flagged for review (graded), {count('failed')} failed to run,
+{count('missing')} missing; {len(report.unplaced)} file(s) not placed.
+Grades: <code>{e(report.csv_path)}</code>, for an LMS: <code>{e(report.lms_csv_path)}</code>
+(Canvas), <code>{e(report.moodle_csv_path)}</code> (Moodle).</p>
 <h2>Score distributions</h2>{_img(hist)}
 <p>Missing and failed notebooks are not in the histograms (see the lists below).</p>
 <h2>Pass rates</h2>{_img(rates)}"""]
@@ -289,34 +357,11 @@ Grades: <code>{e(report.csv_path)}</code>, for an LMS: <code>{e(report.lms_csv_p
     parts.append("<h2>Modules</h2>" + _table(["module", "graded", "max", "mean", "median", "full marks",
                                              "flagged", "failed", "missing"], summary_rows))
     for name in names:
-        s = stats[name]
-        parts.append(f"<h3>{e(name)}</h3>")
-        rows = []
-        for cell, c in s["cells"].items():
-            n = c["full"] + c["partial"] + c["none"]
-            rows.append([cell, f"{c['points']:g}", n, f"{100 * c['full'] / n:.0f}%" if n else "-",
-                         c["partial"], c["none"]])
-        parts.append("<p>Test cells (graded functions):</p>" +
-                     _table(["test cell", "points", "graded", "full marks", "partial", "zero"], rows))
-        crow = []
-        for cell, checks in s["checks"].items():
-            for check, c in sorted(checks.items(), key=lambda kv: -kv[1]["fail"]):
-                n = c["pass"] + c["fail"]
-                crow.append([cell, check, n, f"{100 * c['pass'] / n:.0f}%" if n else "-", c["fail"]])
-        if crow:
-            parts.append("<p>Checks (named assertions; from per-check output, or from failure messages: a "
-                         "check counts as passed in every test cell with full marks):</p>" +
-                         _table(["test cell", "check", "seen", "pass rate", "failed"], crow))
-        msgs = top_messages(stats, name)
-        if msgs:
-            parts.append("<p>Most frequent failure messages (numbers blanked to group them):</p>" +
-                         _table(["count", "test cell", "message (example)", "students"],
-                                [[m["count"], m["cell"], m["example"][:300], _students(m["students"])]
-                                 for m in msgs]))
+        parts += _module_section(stats[name], name)
     for status, title in (("flagged", "Flagged for review (graded; a human should look)"),
                           ("failed", "Failed to run (grade by hand)"), ("missing", "Missing work")):
         rows = [[o.student, o.assignment, " | ".join(o.review[:3]) or o.message]
-                for o in report.outcomes if o.status == status]
+                for o in report.outcomes if o.status == status and o.assignment in names]
         parts.append(f"<h2>{title}: {len(rows)}</h2>" + (_table(["student", "module", "why"], rows) if rows else ""))
     if report.unplaced:
         parts.append("<h2>Files not placed</h2><ul>" + "".join(f"<li>{e(u)}</li>" for u in report.unplaced)
@@ -351,32 +396,3 @@ def text_summary(stats, names):
         if msgs:
             lines.append(f"    commonest failure ({msgs[0]['count']}x): {msgs[0]['example'][:120]}")
     return lines
-
-
-# --- the grades for an LMS ------------------------------------------------------------------
-
-def write_lms_csv(report, names, path):
-    """One row per student in Canvas's gradebook layout (accepted by Moodle's CSV import too).
-    Missing work is left empty (not 0), as an LMS treats an empty cell as "not submitted"; failed
-    work is empty too (it is graded by hand)."""
-    by_student = {}
-    for o in report.outcomes:
-        by_student.setdefault(o.student, {})[o.assignment] = o
-    header = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
-    header += [f"{n} ({report.maxima.get(n, 0):g})" for n in names] + ["Total (autograded)"]
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(header)
-    for student in sorted(by_student):
-        row = by_student[student]
-        cells = []
-        for n in names:
-            o = row.get(n)
-            cells.append(f"{o.score:g}" if o is not None and o.status in GRADED else "")
-        total = sum(row[n].score for n in names if n in row and row[n].status in GRADED)
-        w.writerow([student, "", student, student, ""] + cells + [f"{total:g}"])
-    with open(path + ".tmp", "w", newline="", encoding="utf-8") as f:
-        f.write(buf.getvalue())
-    os.replace(path + ".tmp", path)
-    return path

@@ -32,6 +32,8 @@ if ROOT not in sys.path:
 
 def _api(grading_dir, settings=()):
     os.environ["DEEPTRAIN_GRADING_DIR"] = os.path.abspath(grading_dir)
+    import warnings   # the judgement's JSON output (autograder/judgement.py) has no HTML form: no news
+    warnings.filterwarnings("ignore", message=r".*mimetype\(s\).*deeptrain\.judgement", category=UserWarning)
     from traitlets.config.loader import PyFileConfigLoader
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
