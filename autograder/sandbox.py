@@ -13,19 +13,27 @@ The launcher stays outside the kernel as a small supervisor and runs the kernel 
   room) that turns a single giant allocation into a ``MemoryError`` inside the cell.
 - **CPU**: ``RLIMIT_CPU`` (``--cpu`` seconds) on the kernel: a busy loop that survives every
   interrupt still ends.
-- **Isolation** (Linux, when namespaces are available: as root, or through an unprivileged user
-  namespace): the kernel gets its own PID namespace (it cannot see or signal the grader or other
-  students' kernels, ``os.kill(-1, 9)`` only reaches itself, and everything it started dies
-  with it), its own mount namespace in which the whole file system is read-only (a submission
+- **Isolation** (Linux with bubblewrap, ``bwrap``; ``make sandbox`` installs it): the kernel runs
+  in its own network namespace (no network at all: not even the host's loopback, where the
+  grading account's Jupyter server listens; the kernel talks to the grader over Unix sockets in its
+  scratch folder), its own PID namespace (it cannot see or signal the grader or other students'
+  kernels, ``os.kill(-1, 9)`` only reaches itself, everything it started dies with it), its own
+  IPC namespace, and a mount namespace in which the whole file system is read-only (a submission
   cannot plant a ``sitecustomize.py`` or edit the library for the students graded after it),
-  ``--hide`` paths are covered by empty directories (solutions, gradebooks, git history, other
-  students' work), ``/tmp`` is a fresh private tmpfs, ``--expose`` paths (the notebook's own
-  folder, the kernel's scratch folder) stay reachable, and the kernel runs with no capabilities
-  and ``no_new_privs``. Where namespaces are not available (macOS, Windows, Linux with user
-  namespaces disabled), the limits above still apply and ``--status`` says so.
+  ``--hide`` paths are covered by empty folders (solutions, gradebooks, git history, other
+  students' work) and so are the grading account's secrets (``account_secrets``: its home with
+  ``~/.ssh``, ``~/.config``, ``~/.local/share/jupyter/runtime`` and its server tokens, Jupyter's
+  and XDG's folders), ``/tmp`` is a fresh private tmpfs, and ``--expose`` paths (the notebook's own
+  folder, the kernel's scratch folder, the Python installation, the data) stay reachable. The
+  kernel has no capabilities and ``no_new_privs``. Without bubblewrap (macOS, Windows, a Linux
+  without the package or without user namespaces) the limits above still apply and ``--status``
+  says that the kernel is NOT isolated.
 - **Why the kernel died**: the launcher writes a one-line JSON status (``--status FILE``):
   the exit code or signal, and "memory"/"cpu" when a limit killed it. The grader turns it into
   feedback ("your code used more than 3.0 GB of memory").
+
+Other untrusted processes of the grader (the clean-room judge) use the same launcher through
+``sandbox_argv`` and ``private_env``.
 
 The launcher imports only the standard library (and ``psutil`` when present): it runs before the
 kernel and must not be affected by what the kernel can change.
@@ -35,11 +43,127 @@ import ctypes
 import errno
 import json
 import os
+import shutil
 import signal
 import sys
 import time
 
+GiB = 1024 ** 3
+SCRATCH_MOUNTS = ("/tmp", "/var/tmp", "/dev/shm")   # fresh private tmpfs' in the sandbox
+
+# Where the grading account keeps what a kernel must never read: Jupyter's runtime files (server
+# tokens, kernel connection files), configuration, caches, credentials. Its home is hidden whole.
+_SECRET_VARS = ("HOME", "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR", "IPYTHONDIR",
+                "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME")
+
+
+# --- what the sandbox hides and keeps -----------------------------------------------------
+
+def account_secrets(env=None, jupyter=True):
+    """The grading account's private folders, to be hidden from every sandboxed process: its home
+    (``~/.ssh``, ``~/.config``, ``~/.jupyter``, ``~/.local/share/jupyter/runtime`` with the
+    ``jpserver-*.json`` token files...), Jupyter's and XDG's folders wherever env puts them, and
+    ``/run/user/UID``. env: the grader's environment (default os.environ), read *before* a
+    kernel's environment replaces HOME; jupyter: also ask jupyter_core where its folders are."""
+    env = os.environ if env is None else env
+    paths = {env.get(var) for var in _SECRET_VARS}
+    try:
+        import pwd
+        paths.add(pwd.getpwuid(os.getuid()).pw_dir)
+    except (ImportError, KeyError):
+        pass
+    if hasattr(os, "getuid"):
+        paths.add(f"/run/user/{os.getuid()}")
+    try:  # Jupyter's own answer (it knows its platform defaults); not in the launcher: stdlib only
+        if not jupyter:
+            raise ImportError
+        from jupyter_core.paths import jupyter_data_dir, jupyter_runtime_dir
+        paths |= {jupyter_runtime_dir(), jupyter_data_dir()}
+    except Exception:
+        pass
+    real = {os.path.realpath(p) for p in paths if p and os.path.isabs(p)}
+    return sorted(p for p in real if p != "/" and os.path.lexists(p))
+
+
+def python_paths():
+    """The Python installation, which must stay readable even below a hidden folder (a pyenv in
+    the grader's home, a checkout under /tmp): the prefixes and the package folders of sys.path (a
+    venv can load another's site-packages through a .pth file). Only folders named
+    site-packages/dist-packages: the rest of sys.path (the checkout) stays hidden."""
+    site = {p for p in sys.path if os.path.basename(p.rstrip(os.sep)) in ("site-packages", "dist-packages")}
+    return sorted(p for p in {sys.prefix, sys.exec_prefix, sys.base_prefix} | site if p and os.path.isdir(p))
+
+
+def _under(path, parent):
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+# --- isolation with bubblewrap ------------------------------------------------------------
+
+def bwrap_argv(cmd, hide=(), expose_rw=(), expose_ro=(), tmp_size=512 * 1024 ** 2, network=False,
+               info_fd=None, cwd=None):
+    """The bubblewrap command running cmd isolated (see the module's docstring). Order matters:
+    bwrap applies its mounts in argument order, so the hiding tmpfs' come before the exposed
+    folders (mounted on top of them), and a hidden path inside an exposed folder is hidden again."""
+    out = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--new-session", "--as-pid-1",
+           "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--cap-drop", "ALL"]
+    if not network:
+        out.append("--unshare-net")
+    if info_fd is not None:
+        out += ["--info-fd", str(info_fd)]
+    out += ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
+    for path in SCRATCH_MOUNTS:
+        out += ["--perms", "1777", "--size", str(tmp_size), "--tmpfs", path]
+    expose = {os.path.realpath(p): True for p in expose_rw if os.path.exists(p)}
+    for p in list(expose_ro) + python_paths():
+        if os.path.exists(p):
+            expose.setdefault(os.path.realpath(p), False)
+    hidden = []
+
+    def cover(path):
+        if os.path.isdir(path):
+            return ["--size", str(1 << 20), "--tmpfs", path]
+        return ["--ro-bind", "/dev/null", path]
+
+    covered = sorted({os.path.realpath(p) for p in hide if os.path.lexists(p)} - set(SCRATCH_MOUNTS))
+    for path in covered:
+        # Inside a hidden folder already (unless an exposed folder brings it back): nothing to do.
+        if any(_under(path, h) and path != h for h in covered) and not any(_under(path, e) for e in expose):
+            continue
+        out += cover(path)
+        hidden.append(path)
+    for path in sorted(expose, key=len):        # parents before the folders inside them
+        out += ["--bind" if expose[path] else "--ro-bind", path, path]
+    for path in hidden:
+        if any(_under(path, e) and path != e for e in expose):
+            out += cover(path)
+    for path in hidden:
+        if os.path.isdir(path) and not any(_under(path, e) for e in expose):
+            out += ["--remount-ro", path]
+    return out + ["--chdir", cwd or os.getcwd(), "--", *cmd]
+
+
+def bwrap_works(network=False):
+    """(True, "") when bwrap can create the namespaces here, else (False, why): bwrap is missing,
+    or user namespaces are disabled for this account (bwrap is not setuid on Debian)."""
+    bwrap = shutil.which("bwrap")
+    if not bwrap:
+        return False, "bubblewrap (bwrap) is not installed: `make sandbox` or `apt-get install bubblewrap`"
+    import subprocess
+    probe = bwrap_argv(["true"], network=network, cwd="/")
+    try:
+        run = subprocess.run(probe, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return False, f"bwrap failed: {e}"
+    if run.returncode != 0:
+        return False, f"bwrap cannot create namespaces here: {run.stderr.strip()[-300:]}"
+    return True, ""
+
+
+# --- isolation by hand (ctypes system calls; kept only to measure against bubblewrap) -----
+
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x10000000, 0x20000000, 0x08000000
+CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC = 32, 1024, 2048, 4096, 16384
 MS_PRIVATE, MS_RELATIME, MS_STRICTATIME = 1 << 18, 1 << 21, 1 << 24
@@ -47,11 +171,6 @@ PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
 _MOUNT_FLAGS = {"ro": MS_RDONLY, "nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC,
                 "noatime": MS_NOATIME, "nodiratime": MS_NODIRATIME, "relatime": MS_RELATIME}
 _SKIP_READONLY = ("/proc", "/sys", "/dev")
-
-GiB = 1024 ** 3
-
-
-# --- Linux system calls -------------------------------------------------------------------
 
 def _libc():
     libc = ctypes.CDLL(None, use_errno=True)
@@ -89,19 +208,16 @@ def _mountinfo():
     return out
 
 
-def _under(path, parent):
-    return path == parent or path.startswith(parent.rstrip("/") + "/")
-
-
-def enter_namespaces(libc):
-    """unshare a PID and IPC namespace (and a user namespace when not root). Returns the mode used."""
+def enter_namespaces(libc, network=False):
+    """unshare a PID, IPC and network namespace (and a user namespace when not root). Returns the mode used."""
     uid, gid = os.geteuid(), os.getegid()
+    flags = CLONE_NEWPID | CLONE_NEWIPC | (0 if network else CLONE_NEWNET)
     try:
-        _check(libc.unshare(CLONE_NEWPID | CLONE_NEWIPC), "unshare")
+        _check(libc.unshare(flags), "unshare")
         return "root"
     except OSError:
         pass
-    _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWIPC), "unshare(user)")
+    _check(libc.unshare(CLONE_NEWUSER | flags), "unshare(user)")
     # Map our own ids (not root): after exec the kernel is an ordinary user without capabilities.
     _write("/proc/self/setgroups", "deny")
     _write("/proc/self/uid_map", f"{uid} {uid} 1")
@@ -120,8 +236,7 @@ def isolate_files(libc, hide, expose_rw, expose_ro, tmp_size):
     # So must its package folders: a venv can load another's site-packages through a .pth file
     # (a shared course environment), and that folder may live under /tmp too. Only folders named
     # site-packages/dist-packages: the rest of sys.path (the checkout) stays hidden.
-    site_dirs = {p for p in sys.path if os.path.basename(p.rstrip(os.sep)) in ("site-packages", "dist-packages")}
-    for prefix in sorted({sys.prefix, sys.exec_prefix, sys.base_prefix} | site_dirs, key=len, reverse=True):
+    for prefix in sorted(python_paths(), key=len, reverse=True):
         if prefix and os.path.isdir(prefix) and all(prefix != p for p, _ in expose):
             expose.insert(0, (prefix, False))
     fds = {p: os.open(p, os.O_PATH) for p, _ in expose if os.path.exists(p)}
@@ -174,6 +289,25 @@ def drop_privileges(libc):
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
 
+def _isolate_ctypes(libc, mode, hide, expose_rw, args):
+    """In the forked kernel: the file system view, a private /proc, no privileges. Returns the status."""
+    cwd = os.getcwd()
+    try:
+        isolate_files(libc, hide, expose_rw, args.expose_ro, args.tmp_size)
+        files = "isolated"
+    except OSError as e:  # e.g. a container that allows namespaces but not tmpfs mounts
+        files = f"NOT isolated ({e})"
+    try:
+        _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        proc = "private"
+    except OSError as e:
+        proc = f"shared ({e.strerror})"
+    os.chdir(cwd)
+    drop_privileges(libc)
+    return {"isolation": f"namespaces ({mode})", "files": files, "proc": proc,
+            "network": "host" if args.network else "none"}
+
+
 # --- the supervisor -----------------------------------------------------------------------
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -214,7 +348,39 @@ def _tree_rss(pid):
     return total
 
 
-def main(argv=None):
+def _limit_resources(args):
+    """The rlimits of the kernel (inherited through bwrap's exec)."""
+    import resource
+    if args.address_space:
+        resource.setrlimit(resource.RLIMIT_AS, (args.address_space, args.address_space))
+    if args.cpu:
+        resource.setrlimit(resource.RLIMIT_CPU, (args.cpu, args.cpu + 5))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if args.file_size:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (args.file_size, args.file_size))
+
+
+def _die_with_parent():
+    """SIGKILL when the launcher dies (nothing the kernel started outlives the grading)."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+
+def _read_all(fd):
+    data = b""
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    os.close(fd)
+    return data
+
+
+def _parser():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--memory", type=int, default=3 * GiB, help="resident memory cap in bytes (0: none)")
     p.add_argument("--address-space", type=int, default=8 * GiB, help="RLIMIT_AS in bytes (0: none)")
@@ -224,10 +390,17 @@ def main(argv=None):
     p.add_argument("--hide", action="append", default=[])
     p.add_argument("--expose", action="append", default=[], help="stays writable")
     p.add_argument("--expose-ro", action="append", default=[])
+    p.add_argument("--network", action="store_true", help="keep the host's network (grading never does)")
     p.add_argument("--no-isolation", action="store_true")
+    p.add_argument("--backend", choices=["bwrap", "ctypes"], default="bwrap", help=argparse.SUPPRESS)
     p.add_argument("--status", default=None, help="JSON status file")
     p.add_argument("cmd", nargs=argparse.REMAINDER)
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None):
+    """Run the command under the limits (and isolated when possible); returns its exit code."""
+    args = _parser().parse_args(argv)
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     status = {"isolation": "off", "pid": os.getpid()}
 
@@ -241,80 +414,78 @@ def main(argv=None):
             except OSError:
                 pass
 
-    libc = None
-    mode = None
-    if not args.no_isolation and sys.platform.startswith("linux"):
+    # Always hidden, whatever the caller passed: the account's home and runtime folder.
+    hide = args.hide + account_secrets({}, jupyter=False)
+    # The connection file must stay reachable (ipykernel reads and rewrites it).
+    expose_rw = [os.getcwd()] + args.expose
+    if "-f" in cmd:
+        expose_rw.append(os.path.abspath(cmd[cmd.index("-f") + 1]))
+    backend, libc, mode = None, None, None
+    if args.no_isolation:
+        pass
+    elif not sys.platform.startswith("linux"):
+        status["isolation_error"] = f"no Linux namespaces on {sys.platform}"
+    elif args.backend == "bwrap":
+        ok, why = bwrap_works(args.network)
+        if ok:
+            backend = "bwrap"
+        else:
+            status["isolation_error"] = why
+    else:
         try:
             libc = _libc()
-            mode = enter_namespaces(libc)
+            mode = enter_namespaces(libc, args.network)
+            backend = "ctypes"
         except (OSError, AttributeError) as e:
             status["isolation_error"] = str(e)
     parent = os.getppid()
-    cwd = os.getcwd()
-    # The connection file must stay reachable (ipykernel reads and rewrites it).
-    expose_rw = [cwd] + args.expose
-    if "-f" in cmd:
-        expose_rw.append(os.path.abspath(cmd[cmd.index("-f") + 1]))
     read, write = os.pipe()
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # until the kernel is there to receive it
     pid = os.fork()
-    if pid == 0:  # the kernel (pid 1 of its namespace when isolated)
+    if pid == 0:  # becomes bwrap (whose child is the kernel), or the kernel itself
         os.close(read)
         try:
-            if mode is not None:
-                try:
-                    isolate_files(libc, args.hide, expose_rw, args.expose_ro, args.tmp_size)
-                    files = "isolated"
-                except OSError as e:  # e.g. a container that allows namespaces but not tmpfs mounts
-                    files = f"NOT isolated ({e})"
-                try:
-                    _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-                    proc = "private"
-                except OSError as e:
-                    proc = f"shared ({e.strerror})"
-                os.chdir(cwd)
-                drop_privileges(libc)
-                os.write(write, json.dumps({"isolation": f"namespaces ({mode})", "files": files,
-                                            "proc": proc}).encode())
-            import resource
-            if args.address_space:
-                resource.setrlimit(resource.RLIMIT_AS, (args.address_space, args.address_space))
-            if args.cpu:
-                resource.setrlimit(resource.RLIMIT_CPU, (args.cpu, args.cpu + 5))
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            if args.file_size:
-                resource.setrlimit(resource.RLIMIT_FSIZE, (args.file_size, args.file_size))
+            if backend == "ctypes":
+                os.write(write, json.dumps(_isolate_ctypes(libc, mode, hide, expose_rw, args)).encode())
+            _limit_resources(args)
         except BaseException as e:  # isolation was asked for and failed half-way: do not run unprotected
             os.write(write, json.dumps({"isolation": "failed", "isolation_error": repr(e)}).encode())
             os._exit(70)
-        os.close(write)
-        # Its own process group (kill(0, ...) from the kernel cannot reach the launcher), and
-        # death with the launcher (nothing the kernel started outlives the grading).
+        # Its own process group (kill(0, ...) from the kernel cannot reach the launcher).
         os.setpgid(0, 0)
-        if sys.platform.startswith("linux"):
-            try:
-                (libc or _libc()).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-            except (OSError, AttributeError):
-                pass
+        _die_with_parent()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if backend == "bwrap":   # bwrap writes {"child-pid": ...} on the pipe, then closes it
+            os.set_inheritable(write, True)
+            run = bwrap_argv(cmd, hide, expose_rw, args.expose_ro, args.tmp_size, args.network, info_fd=write)
+            os.execv(run[0], run)
+        os.close(write)
         os.execvp(cmd[0], cmd)
     os.close(write)
-    info = b""
-    while True:
-        chunk = os.read(read, 4096)
-        if not chunk:
-            break
-        info += chunk
-    os.close(read)
-    if info:
+    info = _read_all(read)
+    kernel = pid
+    if backend == "bwrap" and info:
+        # bwrap's child is the namespace's init (pid 1, which would ignore SIGXCPU and SIGINT);
+        # the kernel is its child, in the process group that init's setsid created.
+        kernel = json.loads(info)["child-pid"]
+        status.update(isolation="namespaces (bubblewrap)", files="isolated", proc="private",
+                      network="host" if args.network else "none")
+    elif info:
         status.update(json.loads(info))
-    report(kernel_pid=pid, state="running")
+    report(kernel_pid=kernel, state="running")
+    return _supervise(args, pid, kernel, parent, backend, report)
 
-    # Interrupts (SIGINT to the launcher's process group) are passed on to the kernel; SIGTERM ends it.
-    def interrupt(signum, frame):
+
+def _supervise(args, pid, kernel, parent, backend, report):
+    """Wait for the child pid, passing interrupts on to the kernel, killing it over the memory cap
+    or when nbgrader is gone; writes the final status. Returns the exit code to exit with."""
+    def interrupt(signum, frame):  # SIGINT to the launcher's process group, from jupyter_client
         try:
-            os.kill(pid, signal.SIGINT)
-        except ProcessLookupError:
+            if backend == "bwrap":
+                os.killpg(kernel, signal.SIGINT)   # the kernel's group (bwrap's init ignores it)
+            else:
+                os.kill(pid, signal.SIGINT)
+        except (ProcessLookupError, PermissionError):
             pass
     signal.signal(signal.SIGINT, interrupt)
     killed = {}
@@ -346,60 +517,145 @@ def main(argv=None):
             killed["reason"] = "orphaned"
             os.kill(pid, signal.SIGKILL)
         time.sleep(0.2)
-    if os.WIFSIGNALED(code):
-        sig = os.WTERMSIG(code)
+    sig = os.WTERMSIG(code) if os.WIFSIGNALED(code) else None
+    if sig is None and backend == "bwrap" and os.WEXITSTATUS(code) > 128:
+        sig = os.WEXITSTATUS(code) - 128            # bwrap exits 128 + the kernel's signal
+    if sig is not None and sig in signal.valid_signals():
         reason = killed.get("reason") or ("cpu" if sig == signal.SIGXCPU else f"signal {signal.Signals(sig).name}")
         report(state="dead", signal=sig, reason=reason, peak_rss=peak, **{k: v for k, v in killed.items()
                                                                         if k != "reason"})
-        exit_code = 128 + sig
-    else:
-        exit_code = os.WEXITSTATUS(code)
-        report(state="exited", exit_code=exit_code, reason=killed.get("reason", f"exit {exit_code}"),
-               peak_rss=peak)
+        return 128 + sig
+    exit_code = os.WEXITSTATUS(code)
+    report(state="exited", exit_code=exit_code, reason=killed.get("reason", f"exit {exit_code}"), peak_rss=peak)
     return exit_code
 
 
+# --- for other sandboxed processes of the grader (the clean-room judge) ------------------
+
+def sandbox_argv(cmd, *, scratch, hide=(), expose_rw=(), expose_ro=(), network=False, memory=3 * GiB,
+                 address_space=8 * GiB, cpu=600, status=None, isolation=True):
+    """The command that runs cmd (a list) under this launcher: limits, status file, and isolated
+    (no network unless network=True; the grading account's secrets and the hide paths covered;
+    scratch, the current folder and expose_rw writable, expose_ro and the Python installation
+    readable). Run it with the environment of private_env(scratch). Inherited file descriptors
+    (pipes) stay open in cmd: use one as the channel to the grader."""
+    out = [sys.executable, os.path.abspath(__file__), "--memory", str(memory), "--address-space",
+           str(address_space), "--cpu", str(cpu), "--expose", os.path.abspath(scratch)]
+    if status:
+        out += ["--status", os.path.abspath(status)]
+    if not isolation:
+        out.append("--no-isolation")
+    if network:
+        out.append("--network")
+    for path in list(hide) + account_secrets():
+        out += ["--hide", os.path.abspath(path)]
+    for path in expose_rw:
+        out += ["--expose", os.path.abspath(path)]
+    for path in list(expose_ro) + [d for d in [data_dir()] if d]:   # the data private_env points to
+        out += ["--expose-ro", os.path.abspath(path)]
+    return out + ["--", *cmd]
+
+
+def private_env(scratch, env=None):
+    """A copy of env (default os.environ) for a sandboxed process: HOME, TMPDIR, IPython's,
+    Matplotlib's, Keras' and XDG's folders in scratch (nothing of the account's, nothing shared
+    with the next student), no pointer to the account's Jupyter folders, and $DEEPTRAIN_DATA set
+    to the Fashion-MNIST folder when it is in a folder the sandbox hides (the account's Keras
+    cache; sandbox_argv exposes it read-only)."""
+    env = dict(os.environ if env is None else env)
+    data = data_dir(env)
+    for var in ("JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR", "XDG_RUNTIME_DIR",
+                "JPY_SESSION_NAME", "JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN"):
+        env.pop(var, None)
+    for var, sub in (("HOME", "home"), ("TMPDIR", "tmp"), ("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "matplotlib"),
+                     ("KERAS_HOME", "keras"), ("XDG_CACHE_HOME", "cache"), ("XDG_CONFIG_HOME", "config"),
+                     ("XDG_DATA_HOME", "share")):
+        os.makedirs(os.path.join(scratch, sub), exist_ok=True)
+        env[var] = os.path.join(scratch, sub)
+    if data:
+        env["DEEPTRAIN_DATA"] = data
+    return env
+
+
+def data_dir(env=None):
+    """The Fashion-MNIST folder grading reads (deeptrain.data's search with the grader's env), or
+    None. Sandboxed processes get it as $DEEPTRAIN_DATA, read-only."""
+    env = os.environ if env is None else env
+    folders = [env.get("DEEPTRAIN_DATA"),
+               os.path.join(env.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras"),
+                            "datasets", "fashion-mnist")]
+    for folder in folders:
+        if folder and os.path.isfile(os.path.join(os.path.expanduser(folder), "train-images-idx3-ubyte.gz")):
+            return os.path.abspath(os.path.expanduser(folder))
+    return None   # the Debian package's /usr/share/datasets stays visible anyway
+
+
+def read_status(path):
+    """The launcher's status dict ({} if none yet)."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, TypeError, ValueError):
+        return {}
+
+
+# --- the self-test (grade.py reports its answer) ------------------------------------------
+
 _PROBE = r"""
-import json, os, sys
-hidden = json.loads(sys.argv[1])
-out = {"pid_namespace": os.getpid() == 1}
-out["hidden"] = all(not os.path.exists(p) or (os.path.isdir(p) and not os.listdir(p)) or
-                    (not os.path.isdir(p) and os.path.getsize(p) == 0) for p in hidden)  # files: /dev/null
+import json, os, socket, sys
+hidden, secrets, kept, port = map(json.loads, sys.argv[1:5])
+def empty(p):  # nothing but the way to the folders kept visible (the Python installation); files: /dev/null
+    if not os.path.isdir(p):
+        return not os.path.exists(p) or os.path.getsize(p) == 0
+    inside = [os.path.join(p, e) for e in os.listdir(p)]
+    return all(e in kept or (any(k.startswith(e + "/") for k in kept) and empty(e)) for e in inside)
+out = {"pid_namespace": len([p for p in os.listdir("/proc") if p.isdigit()]) <= 3,
+       "hidden": all(map(empty, hidden)), "secrets": all(map(empty, secrets))}
 try:
     open(os.path.join(sys.prefix, ".deeptrain-sandbox-probe"), "w").close()
     os.remove(os.path.join(sys.prefix, ".deeptrain-sandbox-probe"))
     out["read_only"] = False
 except OSError:
     out["read_only"] = True
+try:
+    socket.create_connection(("127.0.0.1", port), timeout=3).close()
+    out["network"] = False
+except OSError:
+    out["network"] = True
 print(json.dumps(out))
 """
 
 
 def self_test(hide=(), timeout=60):
-    """Launch a probe under the sandbox as a kernel would be; returns (ok, one-line description)."""
+    """Launch a probe under the sandbox as a kernel would be (hide paths, the account's secrets,
+    a TCP server of ours on the loopback); returns (ok, one-line description)."""
+    import socket
     import subprocess
     import tempfile
-    with tempfile.TemporaryDirectory(prefix="deeptrain-sandbox-test-") as tmp:
+    yn = {True: "yes", False: "NO"}
+    with tempfile.TemporaryDirectory(prefix="deeptrain-sandbox-test-") as tmp, \
+            socket.create_server(("127.0.0.1", 0)) as server:
         status = os.path.join(tmp, "status.json")
-        cmd = [sys.executable, os.path.abspath(__file__), "--status", status]
-        for path in hide:
-            cmd += ["--hide", path]
-        cmd += ["--", sys.executable, "-c", _PROBE, json.dumps([p for p in hide if os.path.exists(p)])]
+        secrets = account_secrets()
+        cmd = sandbox_argv([sys.executable, "-c", _PROBE, json.dumps([p for p in hide if os.path.exists(p)]),
+                            json.dumps(secrets), json.dumps(python_paths()), str(server.getsockname()[1])],
+                           scratch=tmp, hide=hide, status=status)
         try:
-            run = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout)
+            run = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout,
+                                 env=private_env(tmp))
             probe = json.loads(run.stdout.strip().splitlines()[-1])
-            with open(status) as f:
-                info = json.load(f)
+            info = read_status(status)
         except Exception as e:
             return False, f"the sandbox launcher failed ({e})"
     if not info.get("isolation", "off").startswith("namespaces"):
         return False, ("NOT isolated: time and memory limits only; kernels can read and write what this user "
-                       f"can ({info.get('isolation_error', 'no Linux namespaces here')})")
+                       f"can, and use the network ({info.get('isolation_error', 'no Linux namespaces here')})")
     # With the host's /proc, /proc/PID/root of a grader process would show the hidden files again.
-    ok = probe["hidden"] and probe["read_only"] and probe["pid_namespace"] and info.get("proc") == "private"
-    what = (f"{info['isolation']}: course files hidden {'yes' if probe['hidden'] else 'NO'}, "
-            f"file system read-only {'yes' if probe['read_only'] else 'NO'}, own PID namespace "
-            f"{'yes' if probe['pid_namespace'] else 'NO'}, /proc {info.get('proc', '?')}")
+    ok = all(probe[k] for k in ("hidden", "secrets", "read_only", "pid_namespace", "network")) \
+        and info.get("proc") == "private"
+    what = (f"{info['isolation']}: course files hidden {yn[probe['hidden']]}, the account's home and Jupyter "
+            f"tokens hidden {yn[probe['secrets']]}, no network {yn[probe['network']]}, file system read-only "
+            f"{yn[probe['read_only']]}, own PID namespace {yn[probe['pid_namespace']]}, /proc {info.get('proc', '?')}")
     return ok, what
 
 
@@ -473,17 +729,17 @@ if AsyncKernelManager is not object:
 
         def sandbox_status(self):
             """The launcher's last status dict ({} if none)."""
-            try:
-                with open(self.status_file) as f:
-                    return json.load(f)
-            except (OSError, TypeError, ValueError):
-                return {}
+            return read_status(self.status_file)
 
         async def _async_pre_start_kernel(self, **kw):
             if self.sandbox and self.scratch is None:
                 self.scratch = tempfile.mkdtemp(prefix="deeptrain-kernel-")
                 if not self.connection_file or not os.path.exists(self.connection_file):
                     self.connection_file = os.path.join(self.scratch, "connection.json")
+                # The kernel has no network (not even the loopback): it talks to the grader over
+                # Unix sockets in its scratch folder, which both sides see.
+                self.transport = "ipc"
+                self.ip = os.path.join(self.scratch, "ipc")
             kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
             if not self.sandbox:
                 return kernel_cmd, kw
@@ -491,10 +747,7 @@ if AsyncKernelManager is not object:
                 os.remove(self.status_file)
             except (OSError, TypeError):
                 pass
-            env = dict(kw.get("env") or os.environ)
-            for var, sub in (("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "matplotlib"), ("TMPDIR", "tmp")):
-                os.makedirs(os.path.join(self.scratch, sub), exist_ok=True)
-                env[var] = os.path.join(self.scratch, sub)
+            env = private_env(self.scratch, kw.get("env") or os.environ)
             pythonpath = list(self.pythonpath)
             if self.library:
                 pythonpath.insert(0, kernel_library(self.library))
@@ -508,19 +761,11 @@ if AsyncKernelManager is not object:
             kw["stdout"] = subprocess.DEVNULL
             self._log = open(os.path.join(self.scratch, "kernel.log"), "ab")
             kw["stderr"] = self._log
-            wrapper = [sys.executable, os.path.abspath(__file__),
-                       "--memory", str(self.memory_limit), "--address-space", str(self.address_space_limit),
-                       "--cpu", str(self.cpu_limit), "--status", self.status_file,
-                       "--expose", self.scratch]
-            if not self.isolation:
-                wrapper.append("--no-isolation")
-            for path in self.hide:
-                wrapper += ["--hide", os.path.abspath(path)]
-            for path in self.expose:
-                wrapper += ["--expose", os.path.abspath(path)]
-            for path in list(self.expose_ro) + pythonpath:
-                wrapper += ["--expose-ro", os.path.abspath(path)]
-            return wrapper + ["--"] + list(kernel_cmd), kw
+            wrapper = sandbox_argv(kernel_cmd, scratch=self.scratch, hide=self.hide, expose_rw=self.expose,
+                                   expose_ro=list(self.expose_ro) + pythonpath, memory=self.memory_limit,
+                                   address_space=self.address_space_limit, cpu=self.cpu_limit,
+                                   status=self.status_file, isolation=self.isolation)
+            return wrapper, kw
 
         async def _async_cleanup_resources(self, restart=False):
             await super()._async_cleanup_resources(restart=restart)
