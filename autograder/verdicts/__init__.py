@@ -20,7 +20,8 @@ from typing import Callable
 
 import numpy as np
 
-from deeptrain import harvest, harvest_cases
+from deeptrain import harvest
+from autograder import cases as harvest_cases
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Verdicts of 05_gradient_clipping: clip_by_value, clip_by_norm, clip_by_global_norm, train_step_with_clipping."""
 import numpy as np
 
-from deeptrain import harvest, harvest_cases, reference
+from deeptrain import harvest, reference
+from autograder.cases import m05 as harvest_cases
 
 from . import Check, Verdict, matches, returns_type, unchanged_inputs
 from .models import numpy_builder
@@ -15,8 +16,9 @@ by_value = Verdict(
     reference={"clip_by_value": reference.clip_by_value},
     forbidden={"clip_by_value": CLIP_LIBRARY - {"clip"}},
     checks=[
-        Check("clip_by_value", 0.5, "clip each component into [-c, c] (the book: [0.9, 100.0] gives [0.9, 1.0])",
-              matches([BOOK], rtol=1e-12), "book"),
+        Check("clip_by_value", 0.5, "clip each component into [-c, c] (the book: [0.9, 100.0] gives [0.9, 1.0]), "
+              "not the norm of the array", matches([BOOK], rtol=1e-12), "book",
+              variant=lambda grads, clip_value: [reference.clip_by_norm(g, clip_value) for g in grads]),
         Check("clip_by_value", 1.0, "every component of every gradient must be clipped into [-c, c], "
               "one array per input, same shapes", matches(rtol=1e-12), "values"),
         Check("clip_by_value", 0.5, "return a new list: the gradients you receive must not change",

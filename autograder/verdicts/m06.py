@@ -1,7 +1,8 @@
 """Verdicts of 06_transfer_learning: split_task_a_b, build_model_b_on_a, unfreeze_top."""
 import numpy as np
 
-from deeptrain import harvest, harvest_cases, reference
+from deeptrain import harvest, reference
+from autograder.cases import m06 as harvest_cases
 
 from . import Check, Verdict, matches, unchanged_inputs
 
@@ -28,6 +29,17 @@ def _y_types(got, want):
         yield "every case raised"
 
 
+def _split_variant(shift=True, shirt=1.0):
+    """split_task_a_b with one named fault: task A's labels not shifted, or the shirt labelled 0."""
+    def split(X, y):
+        X, y = np.asarray(X), np.asarray(y)
+        a, b = ~np.isin(y, (5, 6)), np.isin(y, (5, 6))
+        y_a = np.where(y[a] > 6, y[a] - 2, y[a]) if shift else y[a].copy()
+        y_b = np.where(y[b] == 6, shirt, 1.0 - shirt).astype(np.float32)
+        return (X[a], y_a.astype(np.int64)), (X[b], y_b)
+    return split
+
+
 split = Verdict(
     exercise="06.split_task_a_b", cell="test_split_task_a_b",
     reference={"split_task_a_b": reference.split_task_a_b},
@@ -35,7 +47,8 @@ split = Verdict(
     checks=[
         Check("split_task_a_b", 0.5, "task A relabels 0..4 unchanged and 7, 8, 9 -> 5, 6, 7; task B is 1.0 for a "
               "shirt (6) and 0.0 for a sandal (5)", matches([DOC], rtol=0, part=lambda v: [v[0][1], v[1][1]],
-                                                             label="(y_A, y_B)"), "labels"),
+                                                             label="(y_A, y_B)"), "labels",
+              variant=(_split_variant(shift=False), _split_variant(shirt=0.0))),
         Check("split_task_a_b", 1.0, "rows of classes 5 and 6 go to task B, the others to task A, each in their "
               "original order", matches(rtol=0), "values"),
         Check("split_task_a_b", 0.25, "y_A is an integer array and y_B float32", _y_types, "dtype"),
@@ -127,6 +140,13 @@ def _unfreeze_reference(model, n_layers):
     return model
 
 
+def _unfreeze_counting_all(model, n_layers):
+    """The named fault: layers without weights are counted too."""
+    for layer in model.layers[:-1][::-1][:n_layers]:
+        layer.trainable = True
+    return model
+
+
 def _flags_match(labels):
     def test(got, want):
         for label in labels:
@@ -158,7 +178,7 @@ unfreeze = Verdict(
     forbidden={"unfreeze_top": set()},
     checks=[
         Check("unfreeze_top", 0.75, "make the top n_layers layers just below the output trainable, counting only "
-              "layers that have weights", _flags_match(U[:3]), "top"),
+              "layers that have weights", _flags_match(U[:3]), "top", variant=_unfreeze_counting_all),
         Check("unfreeze_top", 0.75, "0 changes nothing, a number larger than the count unfreezes them all, and the other "
               "layers keep their trainable flag", _flags_match(U[3:]), "edges"),
         Check("unfreeze_top", 0.5, "return the model you were given", _returns_model, "returns_model", rule=True),

@@ -168,44 +168,38 @@ def call(fn, *args, **kwargs):
     return record, value
 
 
-# --- the entry point used by test cells ----------------------------------------------------
+# --- entry points -------------------------------------------------------------------------
 
 def run(exercise, functions):
-    """Results of one exercise: {function: {case: record}} (see deeptrain.harvest_cases)."""
+    """Results of one exercise: {function: {case: record}} (the grader's side; see autograder/cases)."""
+    from autograder import cases
+    return cases.run(exercise, functions)
+
+
+def collect(exercise, namespace=None, **functions):
+    """Run the student's functions on the exercise's cases and display the results for the grader
+    (in the kernel; transitional: the cases are the old fixed ones of deeptrain.harvest_cases)."""
     from . import harvest_cases
+    names = harvest_cases.EXERCISES[exercise].functions
+    found = {name: value for name, value in dict(namespace or {}).items() if name in names}
+    found.update(functions)
     spec = harvest_cases.EXERCISES[exercise]
     results = {}
     for name in spec.functions:
-        fn = functions.get(name)
+        fn = found.get(name)
         if fn is None or not callable(fn):
             results[name] = {"__missing__": {"error": f"NameError: {name} is not defined (or not a function)",
                                               "out": None, "mutated": [], "warnings": []}}
             continue
         try:
-            results[name] = spec.functions[name](fn, functions)
-        except Exception as e:  # a runner stopped by an odd return value: what was collected stands
+            results[name] = spec.functions[name](fn, found)
+        except Exception as e:
             results[name] = {"__runner__": {"error": f"{type(e).__name__}: {e}"[:600], "out": None,
                                             "mutated": [], "warnings": []}}
-    return results
-
-
-def collect(exercise, namespace=None, **functions):
-    """Run the student's functions on the exercise's cases and display the results for the grader.
-
-    exercise: an id such as "07.adam_adamw". namespace: where to find the functions by name
-    (the notebook's ``globals()``); functions: or pass them by name. A function that is missing
-    is reported as such; the others are still run. Shows one output of mimetype MIME and
-    never raises for the student's mistakes.
-    """
-    from . import harvest_cases
-    names = harvest_cases.EXERCISES[exercise].functions
-    found = {name: value for name, value in dict(namespace or {}).items() if name in names}
-    found.update(functions)
-    results = run(exercise, found)
     payload = json.dumps({"exercise": exercise, "version": 1, "results": results})
     try:
         from IPython.display import display
         display({MIME: payload, "text/plain": f"[results of {exercise} handed to the grader]"}, raw=True)
-    except ImportError:  # outside IPython (tests): print the JSON
+    except ImportError:
         print(payload)
     return None
