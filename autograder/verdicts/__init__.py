@@ -13,6 +13,31 @@ Checks are ordered so that the one naming a mistake comes before the generic com
 
 ``judge(verdict, results)`` returns a ``Judgement`` (points earned, messages). pytest runs it
 directly against the reference and known-wrong implementations (tests/grading/test_verdicts.py).
+
+One fault, one deduction (issue 19). A single mistake loses the points of the one check that
+names it, never those of several; and nothing earns points for doing nothing:
+
+- **The function first.** A function that is missing, delegates, raised NotImplementedError on
+  every case ("not attempted") or another error on every case ("crashed") loses all its points
+  in one line: none of its checks could say anything more.
+- **Named faults explain what follows from them.** A check that names one precise fault carries
+  that fault as code (``Check.variant``: the reference with exactly that mistake). When it fails,
+  every other failed check of the function is judged again against the variant's results: those
+  that pass there failed only because of the named fault, and are "not counted" (they deduct
+  nothing and are not shown as failures; the judgement keeps them as data with counted=False).
+  A second, different fault does not match the variant, so it still costs its own check.
+- **Refinements are judged on a right base.** A check with ``after=(names)`` (precision in a
+  tail, an edge case of a formula) is judged only when those checks passed; when the base is
+  wrong it is not judged, and deducts nothing: a wrong formula is one fault, not three.
+- **Rules are judged by values, on their own, but are worth something only on real work.**
+  Rule checks (dtype, return type, inputs left unchanged, overflow judged on the tail values)
+  never look at warnings the function could silence. Their points count when the function is
+  right somewhere: one of its value checks passed, or its mistake was recognised exactly by a
+  named fault. A stub, a constant or a pass-through passes no value check and matches no named
+  fault: it earns nothing (its rule checks are counted as failed, "earns its points once a value
+  is right", reported on the same line as the function's first failure).
+- Values returned in float32 are compared at float32 precision: the dtype check names that
+  mistake, the value checks do not pay for it a second time.
 """
 import importlib
 from dataclasses import dataclass, field
@@ -31,16 +56,21 @@ class Check:
     message: str                       # what the student reads: the rule, or the likely mistake
     test: Callable                     # test(got, want) -> list of failure details ("case: what")
     name: str = ""                     # short id used by the test of the tests
-    rule: bool = None                  # a rule (dtype, inputs unchanged, no warnings): counts only with a value
+    rule: bool = None                  # a rule (dtype, inputs unchanged, overflow): counts only with a value
+    variant: Callable = None           # the named fault as code: the function with exactly this mistake
+    after: tuple = ()                  # judged only when these checks (of the same function) passed
+    diagnosis: bool = False            # fails when the results ARE the variant's (test: the cases it looks at)
 
     def __post_init__(self):
         if self.rule is None:
-            self.rule = self.name in RULES
+            self.rule = self.name in RULES or self.diagnosis
+        if isinstance(self.after, str):
+            self.after = (self.after,)
 
 
-# Checks of a stated rule rather than of a value. They earn their points only when at least one value
-# check of the same function passed: a stub or a constant that happens to return float64 earns nothing.
-RULES = {"dtype", "float64", "float", "unchanged", "in_place", "overflow"}
+# Checks of a stated rule rather than of a value. They earn their points only when the function is right
+# somewhere (a value check passed, or its fault was recognised): a stub or a constant earns nothing.
+RULES = {"dtype", "float64", "float", "unchanged", "in_place", "overflow", "returns_model"}
 
 
 @dataclass
@@ -67,29 +97,71 @@ class Verdict:
         return out
 
 
+WITHHELD = "earns its points"      # the detail of a check not failed but withheld (the function is right nowhere)
+STATUSES = ("passed", "partial", "wrong", "not attempted", "crashed", "delegated", "missing")
+
+
 @dataclass
 class Judgement:
     score: float
     max_score: float
-    failures: list                     # (check, detail)
+    failures: list                     # (check, detail): the checks whose points were lost, in the order to read
     flagged: list = field(default_factory=list)   # reasons a human should look
     raised_everywhere: dict = field(default_factory=dict)   # function -> its error, when no case returned
     summary: str = ""                  # a line the student reads even with full points (the capstone's accuracy)
     review: list = field(default_factory=list)    # more reasons for a human look (the capstone's wall-clock cap)
+    explained: list = field(default_factory=list)  # (check, detail): failed, not counted (explained, not judged)
+    status: dict = field(default_factory=dict)     # function -> one of STATUSES
 
     def messages(self):
+        """One line per counted failure, the fault first; a function that earned nothing gets one line."""
         lines, said = [], set()
         for check, detail in self.failures:
-            if check.function in self.raised_everywhere:
-                if check.function not in said:   # one line: the per-check hints would only mislead
-                    said.add(check.function)
-                    lost = sum(c.points for c, _ in self.failures if c.function == check.function)
-                    lines.append(f"{check.function}: raised an error on every case, so no check could pass "
-                                 f"[-{lost:g} points]\n    {self.raised_everywhere[check.function]}")
+            fn = check.function
+            whole = self.status.get(fn) in ("not attempted", "crashed", "missing", "delegated")
+            if fn in said:
                 continue
-            lines.append(f"{check.function}: {check.message} [-{check.points:g} point{'s' if check.points != 1 else ''}]"
+            if whole or self.status.get(fn) == "wrong":
+                said.add(fn)
+                lost = sum(c.points for c, _ in self.failures if c.function == fn)
+                if self.status.get(fn) == "not attempted":
+                    lines.append(f"{fn}: not attempted (raised NotImplementedError on every case) [-{lost:g} points]")
+                elif self.status.get(fn) == "crashed":
+                    lines.append(f"{fn}: raised an error on every case, so no check could pass "
+                                 f"[-{lost:g} points]\n    {self.raised_everywhere.get(fn, detail)}")
+                elif whole:
+                    lines.append(f"{fn}: {detail} [-{lost:g} points]")
+                else:   # wrong: the first failed value check names it, the whole function's points
+                    own = [(c, d) for c, d in self.failures if c.function == fn]
+                    failed = [(c, d) for c, d in own if not str(d).startswith(WITHHELD)] or own
+                    check, detail = next(((c, d) for c, d in failed if not c.rule), failed[0])
+                    lines.append(f"{fn}: {check.message} [-{lost:g} points: no value of {fn} is right yet]"
+                                 + (f"\n    {detail}" if detail else ""))
+                continue
+            lines.append(f"{fn}: {check.message} [-{check.points:g} point{'s' if check.points != 1 else ''}]"
                          + (f"\n    {detail}" if detail else ""))
         return lines
+
+    def as_data(self, verdict):
+        """The judgement as JSON-able data (mimetype application/vnd.deeptrain.judgement+json)."""
+        points = verdict.function_points()
+        lost = {}
+        for check, _ in self.failures:
+            lost[check.function] = lost.get(check.function, 0) + check.points
+        functions = {}
+        for fn in verdict.functions:
+            mx = round(points.get(fn, 0), 6)
+            score = round(max(0.0, mx - lost.get(fn, 0)), 6)
+            status = self.status.get(fn) or ("passed" if score >= mx else "wrong" if score <= 0 else "partial")
+            functions[fn] = {"status": status, "score": score, "max_score": mx}
+
+        def row(check, detail, counted):
+            return {"function": check.function, "check": check.name, "points": check.points,
+                    "message": check.message, "detail": detail or "", "counted": counted}
+        return {"exercise": verdict.exercise, "cell": verdict.cell, "score": self.score, "max_score": self.max_score,
+                "functions": functions,
+                "failures": [row(c, d, True) for c, d in self.failures] + [row(c, d, False) for c, d in self.explained],
+                "flagged": list(self.flagged), "review": list(self.review)}
 
 
 _EXPECTED = {}
@@ -107,42 +179,117 @@ def judge(verdict, results, delegated=None):
 
     delegated: {function: reason} for functions the static scan found delegating: each of
     their checks fails with the reason (the submission is also flagged).
+    See the module's docstring for how one fault costs one check.
     """
     delegated = delegated or {}
     if verdict.scorer is not None:       # the capstone: its points come from training its recipe again
         return verdict.scorer(verdict, results, delegated)
     want = expected(verdict)
-    failures, passed = [], []
-    for check in verdict.checks:
-        fn = check.function
-        if fn in delegated:
-            failures.append((check, f"not graded: {delegated[fn]}"))
-            continue
-        got = (results or {}).get(fn)
-        if not isinstance(got, dict) or not got:
-            failures.append((check, f"no results for {fn} reached the grader"))
-            continue
-        problems = _missing(got) or _run(check, got, want[fn])
-        if problems:
-            failures.append((check, problems[0]))
-        else:
-            passed.append(check)
-    with_value = {c.function for c in passed if not c.rule}
-    for check in [c for c in passed if c.rule and c.function not in with_value]:
-        passed.remove(check)
-        failures.append((check, "not counted: no check of the values passed"))
-    # The failures that say what is wrong first, in check order; rule checks not counted last.
-    failures.sort(key=lambda f: (f[1].startswith("not counted"), verdict.checks.index(f[0])))
-    score = round(sum(c.points for c in passed), 6)
-    raised = {}
+    results = results if isinstance(results, dict) else {}
+    failures, explained, status, raised = [], [], {}, {}
+    score = 0.0
     for fn in verdict.functions:
-        got = (results or {}).get(fn)
-        records = list(got.values()) if isinstance(got, dict) else []
-        if records and all(isinstance(r, dict) and r.get("error") for r in records) and fn not in delegated:
-            raised[fn] = records[0]["error"]
-    # One message per function is enough to act on for "no results" and delegation.
-    return Judgement(score, verdict.points, failures,
-                     [f"{fn}: {why}" for fn, why in delegated.items() if fn in verdict.functions], raised)
+        checks = [c for c in verdict.checks if c.function == fn]
+        got = results.get(fn)
+        whole = None
+        if fn in delegated:
+            status[fn], whole = "delegated", f"not graded: {delegated[fn]}"
+        elif not isinstance(got, dict) or not got:
+            status[fn], whole = "missing", f"no results for {fn} reached the grader"
+        elif _missing(got):
+            status[fn], whole = "missing", _missing(got)[0]
+        else:
+            records = list(got.values())
+            errors = [r.get("error") if isinstance(r, dict) else "a garbled record" for r in records]
+            if records and all(errors):
+                raised[fn] = errors[0]
+                attempted = not all(str(e).startswith("NotImplementedError") for e in errors)
+                status[fn] = "crashed" if attempted else "not attempted"
+                whole = f"case {next(iter(got))}: raised {errors[0]}"
+        if whole is not None:
+            failures += [(c, whole) for c in checks]
+            continue
+        fn_failures, fn_explained, right = _judge_function(verdict, fn, checks, got, want.get(fn) or {})
+        failures += fn_failures
+        explained += fn_explained
+        score += sum(c.points for c in checks) - sum(c.points for c, _ in fn_failures)
+        if not right:
+            status[fn] = "wrong"
+    order = {id(c): i for i, c in enumerate(verdict.checks)}
+    failures.sort(key=lambda f: order[id(f[0])])
+    return Judgement(round(score, 6), verdict.points, failures,
+                     [f"{fn}: {why}" for fn, why in delegated.items() if fn in verdict.functions], raised,
+                     explained=explained, status=status)
+
+
+def _judge_function(verdict, fn, checks, got, want):
+    """(counted failures, explained failures, right somewhere) of one function that returned somewhere."""
+    outcome = {}                              # check name -> problems ([] = passed, None = not judged)
+    for check in sorted(checks, key=lambda c: bool(c.after)):     # the bases before their refinements
+        if any(outcome.get(name) != [] for name in check.after):
+            outcome[check.name] = None        # its base failed: a refinement is not judged on a wrong base
+            continue
+        outcome[check.name] = _diagnose(verdict, fn, check, got, want) if check.diagnosis else _run(check, got, want)
+    failed = [c for c in checks if outcome[c.name]]
+    judged_values = [c for c in checks if not c.rule and outcome[c.name] is not None]
+    explained, why, recognised = [], {}, False
+    for named in [c for c in failed if c.variant is not None]:
+        if named.name in why:
+            continue
+        for variant in _variant_results(verdict, fn, named):
+            for other in failed:
+                if other is not named and other.name not in why and not _run(other, got, variant):
+                    why[other.name] = named
+            # recognised: the results are exactly the named fault's, on every value check judged
+            recognised = recognised or all(not _run(c, got, variant) for c in judged_values)
+    for c in checks:
+        if outcome[c.name] is None:
+            explained.append((c, "not judged: " + ", ".join(a for a in c.after if outcome.get(a) != []) + " failed"))
+        elif c.name in why:
+            explained.append((c, f"not counted: explained by '{why[c.name].message}'"))
+    passed = [c for c in checks if outcome[c.name] == []]
+    if not (any(not c.rule for c in passed) or recognised):
+        # right nowhere (a stub, a constant, a wrong formula): nothing of the function earns points
+        failures = [(c, outcome[c.name][0]) for c in failed if c.name not in why]
+        failures += [(c, f"{WITHHELD} once a value of {fn} is right") for c in checks
+                     if outcome[c.name] == [] or c.name in why or outcome[c.name] is None]
+        return failures, [], False
+    return [(c, outcome[c.name][0]) for c in failed if c.name not in why], explained, True
+
+
+def _diagnose(verdict, fn, check, got, want):
+    """A diagnosis: [] unless the results are exactly one of the named fault's variants (on the cases where it shows)."""
+    for variant in _variant_results(verdict, fn, check):
+        shows = [c for c in want if c in variant and _run(check, variant, {c: want[c]})]   # the fault changes these
+        if shows and not _run(check, got, {c: variant[c] for c in shows}):
+            return [f"case {shows[0]}: your results are exactly those of this mistake"]
+    return []
+
+
+def diagnosis(fn, points, message, variant, name, cases=None, rtol=1e-9, atol=0.0, part=None, label=None):
+    """A check that names one fault: it fails when the results equal those of `variant` (the function with
+    exactly that mistake) on the cases where the mistake shows, and explains the other checks it broke."""
+    return Check(fn, points, message, matches(cases, rtol=rtol, atol=atol, part=part, label=label), name,
+                 variant=variant, diagnosis=True)
+
+
+_VARIANTS = {}
+
+
+def _variant_results(verdict, fn, check):
+    """[results of each variant of the named fault] on the exercise's inputs (computed once per process)."""
+    key = (verdict.exercise, fn, check.name)
+    if key not in _VARIANTS:
+        variants = check.variant if isinstance(check.variant, (list, tuple)) else [check.variant]
+        _VARIANTS[key] = []
+        for variant in variants:
+            functions = dict(verdict.reference)
+            functions[fn] = variant
+            try:
+                _VARIANTS[key].append(harvest.run(verdict.exercise, functions).get(fn) or {})
+            except Exception:   # a variant that cannot run on some input explains nothing
+                pass
+    return _VARIANTS[key]
 
 
 def _missing(got):
@@ -198,6 +345,8 @@ def compare(got, want, rtol, atol, where=""):
                 pass
         if not isinstance(got, np.ndarray):
             return f"{where}expected {describe(want)}, got {describe(got)}"
+        if want.ndim == 0 and got.size == 1:   # a number returned in a 1-element array: the return-type check says it
+            got = got.reshape(())
         if got.shape != want.shape:
             return f"{where}expected shape {want.shape}, got shape {got.shape}"
         if np.isnan(got).any() and not np.isnan(want).any():
@@ -263,11 +412,23 @@ def matches(cases=None, rtol=1e-7, atol=0.0, part=None, label=None):
             except Exception:
                 yield f"case {case}: returned {describe(out(g))}, not the {label or 'value'} expected"
                 return
-            d = compare(_arrays(gv), _arrays(out(want[case], part)), rtol, atol)
+            r, a = (max(rtol, 1e-6), max(atol, 1e-30)) if _low_precision(g.get("out")) else (rtol, atol)
+            d = compare(_arrays(gv), _arrays(out(want[case], part)), r, a)
             if d:
                 yield f"case {case}: {label + ': ' if label else ''}{d}"
                 return
     return test
+
+
+def _low_precision(enc, depth=0):
+    """True when a returned array is float32/float16: its values are judged at that precision (the
+    dtype check names the mistake; the value checks do not pay for it again)."""
+    if not isinstance(enc, dict) or depth > 6:
+        return False
+    if enc.get("dtype") in ("float32", "float16"):
+        return True
+    inner = enc.get("list") or list((enc.get("dict") or {}).values())
+    return any(_low_precision(x, depth + 1) for x in inner)
 
 
 def _arrays(v):
@@ -286,18 +447,6 @@ def no_errors(cases=None):
         for case in _select(cases, want):
             if got.get(case, {}).get("error"):
                 yield f"case {case}: raised {got[case]['error']}"
-                return
-    return test
-
-
-def no_warnings(cases=None, category="RuntimeWarning"):
-    """Test: no warning of this category (NumPy's overflow, divide and invalid warnings are
-    RuntimeWarnings); a library's own warnings, or the student's, are not a failure."""
-    def test(got, want):
-        for case in _select(cases, want):
-            w = [x for x in got.get(case, {}).get("warnings") or [] if x.startswith(category + ":")]
-            if w:
-                yield f"case {case}: {w[0]}"
                 return
     return test
 

@@ -16,6 +16,7 @@ from autograder import SOLUTIONS, verdicts as V
 from autograder.verdicts.delegation import scan
 from deeptrain import harvest
 from autograder.cases import m04 as _c04, m07 as _c07, m08 as _c08
+from public import PUBLIC
 from wrong import RIGHT, SEVERAL, WHOLE, WRONG
 
 NOTEBOOKS = sorted(d for d in os.listdir(SOLUTIONS) if V.for_notebook(d)
@@ -95,6 +96,19 @@ def test_wrong_implementation_loses_exactly_its_checks(entry):
     assert all(d["status"] == "passed" for k, d in data["functions"].items() if k != fn)
 
 
+@pytest.mark.parametrize("entry", PUBLIC, ids=[f"{e[2].__module__.split('.')[-1]}.{e[2].__name__}:{e[1]}" for e in PUBLIC])
+def test_public_implementation_gets_the_message_that_names_its_fault(entry):
+    """Real public implementations (tests/grading/public): the right ones keep every point; the others lose
+    exactly the check naming their known fault, and that message comes first."""
+    exercise, fn, impl, check, phrase = entry
+    j = _judge(exercise, {fn: impl})
+    if check is None:
+        assert j.score == j.max_score, j.messages()
+        return
+    assert [c.name for c, _ in j.failures] == [check], j.messages()
+    assert phrase in j.messages()[0], j.messages()[0]
+
+
 @pytest.mark.parametrize("entry", RIGHT, ids=[f"{e[1]}:{e[2].__name__}" for e in RIGHT])
 def test_differently_written_right_answer_keeps_every_point(entry):
     exercise, fn, impl = entry
@@ -105,6 +119,7 @@ def test_differently_written_right_answer_keeps_every_point(entry):
 def test_the_set_of_wrong_implementations_covers_every_check():
     """Every check can fail: some known-wrong implementation fails it."""
     covered = {(fn, name) for ex, fn, impl, failing, hint in WRONG if failing != WHOLE for name in failing}
+    covered |= {(fn, check) for ex, fn, impl, check, phrase in PUBLIC if check}
     for ex, fn, impl, failing, hint in WRONG:       # a function right nowhere: its message names one check
         if failing == WHOLE:
             j = _judge(ex, {fn: impl})

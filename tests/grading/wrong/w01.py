@@ -3,6 +3,8 @@ import numpy as np
 
 from deeptrain import reference as ref
 
+from . import WHOLE
+
 
 def naive_sigmoid(z):                       # overflows (warns) for z << 0, values still right
     z = np.asarray(z, dtype=np.float64)
@@ -76,12 +78,12 @@ def derivative_keeps_float32(z):
 WRONG = [
     ("01.sigmoid", "sigmoid", naive_sigmoid, {"overflow"}, "exp of non-positive"),
     ("01.sigmoid", "sigmoid", float32_sigmoid, {"dtype"}, "float64"),
-    ("01.sigmoid", "sigmoid", tanh_sigmoid_wrong, {"values"}, "1 / (1 + exp(-z))"),
+    ("01.sigmoid", "sigmoid", tanh_sigmoid_wrong, WHOLE, "1 / (1 + exp(-z))"),
     ("01.sigmoid", "sigmoid_derivative", cancelling_derivative, {"tails"}, "both tails"),
-    ("01.sigmoid", "sigmoid_derivative", derivative_without_square, {"tails", "values"}, "both tails"),
-    ("01.sigmoid", "sigmoid_derivative", overflowing_derivative, {"overflow", "tails", "values"}, "overflowed"),
+    ("01.sigmoid", "sigmoid_derivative", derivative_without_square, WHOLE, "sigma(z) * (1 - sigma(z))"),
+    ("01.sigmoid", "sigmoid_derivative", overflowing_derivative, {"overflow"}, "overflowed"),
     ("01.sigmoid", "sigmoid_derivative", derivative_keeps_float32, {"dtype"}, "float64"),
-    ("01.forward_variances", "forward_variances", var_per_unit, {"values", "callable"}, "np.var over every"),
+    ("01.forward_variances", "forward_variances", var_per_unit, WHOLE, "np.var over every"),
     ("01.forward_variances", "forward_variances", names_only, {"callable"}, "callable"),
 ]
 RIGHT = [("01.sigmoid", "sigmoid", own_sigmoid_by_sign), ("01.sigmoid", "sigmoid_derivative", own_derivative_by_exp)]
@@ -108,7 +110,7 @@ def norms_as_list(norms, model):            # a list of Python floats, not an ar
 
 
 WRONG += [
-    ("01.layer_gradient_norms", "layer_gradient_norms", _norms(output_to_input), {"values"}, "input to output"),
-    ("01.layer_gradient_norms", "layer_gradient_norms", _norms(squared_norms), {"values"}, "L2 norm"),
+    ("01.layer_gradient_norms", "layer_gradient_norms", _norms(output_to_input), WHOLE, "input to output"),
+    ("01.layer_gradient_norms", "layer_gradient_norms", _norms(squared_norms), WHOLE, "L2 norm"),
     ("01.layer_gradient_norms", "layer_gradient_norms", _norms(norms_as_list), {"float64"}, "float64"),
 ]

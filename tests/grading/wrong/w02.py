@@ -30,6 +30,31 @@ def vs_truncated_normal(shape, scale=1.0, mode="fan_in", distribution="normal", 
     return ref.variance_scaling(shape, scale, mode, distribution, seed)
 
 
+def vs_keras_truncated(shape, scale=1.0, mode="fan_in", distribution="normal", seed=None):
+    """Keras' "truncated_normal": the right variance, but no draw beyond 2 of its (enlarged) standard deviations."""
+    if distribution != "normal":
+        return ref.variance_scaling(shape, scale, mode, distribution, seed)
+    std = np.sqrt(scale / max(1.0, _fan(shape, mode))) / 0.87962566103423978
+    rng, out = np.random.default_rng(seed), np.empty(int(np.prod(shape)))
+    filled = 0
+    while filled < out.size:
+        draw = rng.normal(0.0, std, out.size)
+        draw = draw[np.abs(draw) <= 2 * std][: out.size - filled]
+        out[filled:filled + draw.size] = draw
+        filled += draw.size
+    return out.reshape(shape)
+
+
+def _fan(shape, mode):
+    shape = tuple(shape)
+    if len(shape) == 1:
+        fan_in = fan_out = shape[0]
+    else:
+        field = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+        fan_in, fan_out = shape[-2] * field, shape[-1] * field
+    return {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+
+
 def vs_uniform_limit_wrong(shape, scale=1.0, mode="fan_in", distribution="normal", seed=None):
     if distribution == "uniform":                     # limit = sqrt(scale / n): a third of the variance
         return ref.variance_scaling(shape, scale, mode, distribution, seed) / np.sqrt(3.0)
@@ -66,11 +91,12 @@ WRONG = [
     ("02.init_std", "init_limit", limit_as_array, {"float"}, "Python float"),
     ("02.init_std", "init_std", std_glorot_sum, {"values"}, "fan_avg"),
     ("02.init_std", "init_std", std_no_errors, {"errors"}, "ValueError"),
-    ("02.init_std", "init_std", std_as_array, {"values", "float"}, "table 11-1"),
+    ("02.init_std", "init_std", std_as_array, {"float"}, "Python float"),
     ("02.init_std", "init_limit", limit_from_std, {"values"}, "sqrt(3 sigma^2)"),
-    ("02.variance_scaling", "variance_scaling", vs_truncated_normal, {"normal"}, "untruncated"),
+    ("02.variance_scaling", "variance_scaling", vs_truncated_normal, {"normal"}, "N(0, scale / n)"),
+    ("02.variance_scaling", "variance_scaling", vs_keras_truncated, {"untruncated"}, "untruncated"),
     ("02.variance_scaling", "variance_scaling", vs_uniform_limit_wrong, {"uniform"}, "sqrt(3 * scale / n)"),
-    ("02.variance_scaling", "variance_scaling", vs_conv_fans_wrong, {"normal", "uniform"}, "k1*...*c_in"),
+    ("02.variance_scaling", "variance_scaling", vs_conv_fans_wrong, {"conv"}, "k1*...*c_in"),
     ("02.variance_scaling", "variance_scaling", vs_unseeded, {"seed"}, "same seed"),
     ("02.variance_scaling", "variance_scaling", vs_float32, {"float64"}, "float64"),
 ]

@@ -4,6 +4,8 @@ from math import erf
 
 from deeptrain import reference as ref
 
+from . import WHOLE
+
 
 def leaky_max(z, alpha=0.2):                      # right for alpha <= 1: max(alpha z, z)
     z = np.asarray(z, dtype=np.float64)
@@ -164,35 +166,90 @@ def elu_float32(z, alpha=1.0):
     return ref.elu(z, alpha).astype(z.dtype if z.dtype.kind == "f" else np.float64)
 
 
+def _masked_elu(z, alpha):
+    """The two branches mixed by multiplying with masks: exp(800) = inf, and inf * 0 = nan in the tail."""
+    z = np.asarray(z, dtype=np.float64)
+    with np.errstate(all="ignore"):                    # the warnings silenced: the values still tell
+        return z * (z > 0) + alpha * np.expm1(z) * (z <= 0)
+
+
+def elu_masked(z, alpha=1.0):
+    return _masked_elu(z, alpha)
+
+
+def selu_masked(z):
+    return 1.0507009873554805 * _masked_elu(z, 1.6732632423543772)
+
+
+def elu_grad_masked(z, alpha=1.0):
+    z = np.asarray(z, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        return 1.0 * (z > 0) + alpha * np.exp(z) * (z <= 0)
+
+
 def selu_exp_everywhere(z):
     z = np.asarray(z, dtype=np.float64)
     return 1.0507009873554805 * np.where(z > 0, z, 1.6732632423543772 * np.expm1(z))
 
 
 WRONG = [
-    ("03.leaky_relu", "leaky_relu_grad", leaky_grad_relu, {"at_zero", "values"}, "alpha"),
-    ("03.elu_selu", "elu", elu_alpha_one, {"values"}, "alpha * (exp(z) - 1)"),
+    ("03.leaky_relu", "leaky_relu_grad", leaky_grad_relu, WHOLE, "alpha"),
+    ("03.elu_selu", "elu", elu_alpha_one, {"alpha"}, "alpha * (exp(z) - 1)"),
     ("03.elu_selu", "elu", elu_float32, {"float64"}, "float64"),
-    ("03.elu_selu", "selu", selu_exp_everywhere, {"overflow"}, "overflow"),
-    ("03.leaky_relu", "leaky_relu", leaky_fixed_alpha, {"values"}, "alpha given"),
+    ("03.elu_selu", "selu", selu_masked, {"overflow"}, "overflowed"),
+    ("03.elu_selu", "elu", elu_masked, {"overflow"}, "overflowed"),
+    ("03.elu_selu", "elu_grad", elu_grad_masked, {"overflow"}, "overflowed"),
+    ("03.leaky_relu", "leaky_relu", leaky_fixed_alpha, {"alpha"}, "alpha given"),
     ("03.leaky_relu", "leaky_relu", leaky_float32, {"float64"}, "float64"),
     ("03.leaky_relu", "leaky_relu_grad", leaky_grad_zero_at_zero, {"at_zero"}, "z = 0"),
     ("03.leaky_relu", "leaky_relu_grad", leaky_grad_float32, {"float64"}, "float64"),
-    ("03.elu_selu", "elu", elu_exp_everywhere, {"overflow", "near_zero"}, "overflow"),
+    ("03.elu_selu", "elu", elu_exp_everywhere, {"near_zero"}, "expm1"),
     ("03.elu_selu", "elu", elu_minimum_exp, {"near_zero"}, "expm1"),
-    ("03.elu_selu", "elu_grad", elu_grad_exp_everywhere, {"overflow"}, "overflow"),
-    ("03.elu_selu", "elu_grad", elu_grad_one_at_zero, {"values"}, "alpha at z = 0"),
-    ("03.elu_selu", "selu", selu_swapped_constants, {"values"}, "SELU_SCALE"),
+    ("03.elu_selu", "elu_grad", elu_grad_one_at_zero, {"at_zero"}, "alpha at z = 0"),
+    ("03.elu_selu", "selu", selu_swapped_constants, WHOLE, "SELU_SCALE"),
     ("03.elu_selu", "selu", selu_float32, {"float64"}, "float64"),
-    ("03.gelu_swish_mish", "gelu", gelu_tanh, {"values"}, "erf"),
+    ("03.gelu_swish_mish", "gelu", gelu_tanh, WHOLE, "erf"),
     ("03.gelu_swish_mish", "gelu", gelu_float32, {"float64"}, "float64"),
-    ("03.gelu_swish_mish", "swish", swish_ignores_beta, {"values"}, "beta"),
+    ("03.gelu_swish_mish", "swish", swish_ignores_beta, {"beta"}, "beta"),
     ("03.gelu_swish_mish", "swish", swish_float32, {"float64"}, "float64"),
-    ("03.gelu_swish_mish", "mish", mish_softplus_wrong, {"values"}, "softplus"),
+    ("03.gelu_swish_mish", "mish", mish_softplus_wrong, WHOLE, "softplus"),
     ("03.gelu_swish_mish", "mish", mish_float32, {"float64"}, "float64"),
     ("03.dead_relu_fraction", "dead_relu_fraction", dead_counts_output, {"output"}, "output layer"),
-    ("03.dead_relu_fraction", "dead_relu_fraction", dead_any_row, {"values", "output", "relu_only"}, "EVERY row"),
+    ("03.dead_relu_fraction", "dead_relu_fraction", dead_any_row, WHOLE, "EVERY row"),
     ("03.dead_relu_fraction", "dead_relu_fraction", dead_all_hidden, {"relu_only"}, "relu count"),
     ("03.dead_relu_fraction", "dead_relu_fraction", dead_as_array, {"float"}, "Python float"),
 ]
-RIGHT = [("03.leaky_relu", "leaky_relu", leaky_max), ("03.gelu_swish_mish", "gelu", gelu_math_erf)]
+# Right by value: np.where discards the branch whose exp overflowed (a silenced warning is no fault).
+RIGHT = [("03.leaky_relu", "leaky_relu", leaky_max), ("03.gelu_swish_mish", "gelu", gelu_math_erf),
+         ("03.elu_selu", "selu", selu_exp_everywhere), ("03.elu_selu", "elu_grad", elu_grad_exp_everywhere)]
+
+
+# --- one fault each, seen only where the parameter keeps its default (issue 19: one fault, one deduction) ---
+
+def leaky_layer_default(z, alpha=0.3):           # the default of keras.layers.LeakyReLU, not of the function
+    return ref.leaky_relu(z, alpha)
+
+
+def elu_default_half(z, alpha=0.5):
+    return ref.elu(z, alpha)
+
+
+def elu_grad_default_half(z, alpha=0.5):
+    return ref.elu_grad(z, alpha)
+
+
+def swish_gelu_beta(z, beta=1.702):              # sigmoid(1.702 z) approximates Phi(z): the GELU trick, not swish
+    return ref.swish(z, beta)
+
+
+def elu_grad_fixed_alpha(z, alpha=1.0):
+    return ref.elu_grad(z, 1.0)
+
+
+WRONG += [
+    ("03.elu_selu", "elu_grad", elu_grad_fixed_alpha, {"alpha"}, "alpha given"),
+    ("03.leaky_relu", "leaky_relu", leaky_layer_default, {"values"}, "alpha * z where z <= 0"),
+    ("03.elu_selu", "elu", elu_default_half, {"values"}, "alpha * (exp(z) - 1)"),
+    ("03.elu_selu", "elu_grad", elu_grad_default_half, {"values"}, "alpha * exp(z)"),
+    ("03.gelu_swish_mish", "swish", swish_gelu_beta, {"values"}, "z * sigmoid(beta * z)"),
+]

@@ -49,8 +49,8 @@ def backward_mean_dgamma(dout, cache):
 
 
 def swapped_momentum(moving_mean, moving_var, batch_mean, batch_var, momentum):
-    return (np.asarray(batch_mean) * momentum + np.asarray(moving_mean) * (1 - momentum),
-            np.asarray(batch_var) * momentum + np.asarray(moving_var) * (1 - momentum))
+    f = lambda a: np.asarray(a, np.float64)        # noqa: E731
+    return f(batch_mean) * momentum + f(moving_mean) * (1 - momentum), f(batch_var) * momentum + f(moving_var) * (1 - momentum)
 
 
 def in_place_moving(moving_mean, moving_var, batch_mean, batch_var, momentum):
@@ -73,8 +73,8 @@ def fold_mutating_b(W, b, gamma, beta, moving_mean, moving_var, eps=1e-3):
 
 
 def fold_needs_bias(W, b, gamma, beta, moving_mean, moving_var, eps=1e-3):
-    s = gamma / np.sqrt(moving_var + eps)
-    return W * s, (b - moving_mean) * s + beta          # TypeError for b=None
+    s = np.asarray(gamma, np.float64) / np.sqrt(np.asarray(moving_var, np.float64) + eps)
+    return np.asarray(W, np.float64) * s, (b - moving_mean) * s + beta          # TypeError for b=None
 
 
 def forward_with_var_helper(x, gamma, beta, eps=1e-3):      # right, written differently
@@ -109,19 +109,45 @@ def fold_keeps_float32(W, b, gamma, beta, moving_mean, moving_var, eps=1e-3):
 
 
 WRONG = [
-    ("04.batchnorm_forward", "batchnorm_forward", unbiased_forward, {"biased", "values", "cache"}, "divide by m, not m - 1"),
-    ("04.batchnorm_forward", "batchnorm_forward", eps_outside_forward, {"eps", "values", "cache"}, "inside the square root"),
+    ("04.batchnorm_forward", "batchnorm_forward", unbiased_forward, {"biased"}, "divide by m, not m - 1"),
+    ("04.batchnorm_forward", "batchnorm_forward", eps_outside_forward, {"eps"}, "inside the square root"),
     ("04.batchnorm_forward", "batchnorm_forward", float32_forward, {"float64"}, "float64"),
     ("04.batchnorm_forward", "batchnorm_forward", centred_cache_forward, {"cache"}, "cache"),
     ("04.batchnorm_backward", "batchnorm_backward", backward_without_mean_path, {"dx"}, "paths through the batch mean"),
     ("04.batchnorm_backward", "batchnorm_backward", backward_mean_dgamma, {"dgamma"}, "dgamma"),
     ("04.batchnorm_backward", "batchnorm_backward", backward_mean_dbeta, {"dbeta"}, "sum of dout"),
     ("04.update_moving_stats", "update_moving_stats", moving_keeps_float32, {"float64"}, "float64"),
-    ("04.fold_batchnorm", "fold_batchnorm", fold_without_eps, {"values", "no_bias"}, "sqrt(moving_var + eps)"),
+    ("04.fold_batchnorm", "fold_batchnorm", fold_without_eps, {"eps"}, "sqrt(moving_var + eps)"),
     ("04.fold_batchnorm", "fold_batchnorm", fold_keeps_float32, {"float64"}, "float64"),
-    ("04.update_moving_stats", "update_moving_stats", swapped_momentum, {"direction", "values", "float64"}, "OLD average"),
-    ("04.update_moving_stats", "update_moving_stats", in_place_moving, {"unchanged", "float64"}, "left unchanged"),
+    ("04.update_moving_stats", "update_moving_stats", swapped_momentum, {"direction"}, "OLD average"),
+    ("04.update_moving_stats", "update_moving_stats", in_place_moving, {"unchanged"}, "left unchanged"),
     ("04.fold_batchnorm", "fold_batchnorm", fold_mutating_b, {"unchanged"}, "left unchanged"),
-    ("04.fold_batchnorm", "fold_batchnorm", fold_needs_bias, {"no_bias", "float64"}, "b=None"),
+    ("04.fold_batchnorm", "fold_batchnorm", fold_needs_bias, {"no_bias"}, "b=None"),
 ]
 RIGHT = [("04.batchnorm_forward", "batchnorm_forward", forward_with_var_helper)]
+
+
+def forward_one_instance_unchanged(x, gamma, beta, eps=1e-3):
+    """A batch of one is returned as it is ("nothing to normalize"): its output is beta."""
+    out, cache = ref.batchnorm_forward(x, gamma, beta, eps)
+    return (np.array(x, dtype=np.float64) if len(x) == 1 else out), cache
+
+
+def moving_momentum_one_takes_batch(moving_mean, moving_var, batch_mean, batch_var, momentum):
+    if momentum >= 1.0:                    # momentum 1 keeps the old averages, it does not take the batch's
+        return np.array(batch_mean, np.float64), np.array(batch_var, np.float64)
+    return ref.update_moving_stats(moving_mean, moving_var, batch_mean, batch_var, momentum)
+
+
+def fold_bias_unscaled(W, b, gamma, beta, moving_mean, moving_var, eps=1e-3):
+    W = np.asarray(W, np.float64)
+    s = np.asarray(gamma, np.float64) / np.sqrt(np.asarray(moving_var, np.float64) + eps)
+    b = np.zeros(W.shape[1]) if b is None else np.asarray(b, np.float64)
+    return W * s, b - np.asarray(moving_mean, np.float64) * s + beta        # b itself is not scaled by s
+
+
+WRONG += [
+    ("04.batchnorm_forward", "batchnorm_forward", forward_one_instance_unchanged, {"values"}, "out differs"),
+    ("04.update_moving_stats", "update_moving_stats", moving_momentum_one_takes_batch, {"values"}, "new_mean"),
+    ("04.fold_batchnorm", "fold_batchnorm", fold_bias_unscaled, {"values"}, "b_folded = (b - moving_mean) * s"),
+]

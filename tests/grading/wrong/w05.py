@@ -57,14 +57,14 @@ def clip_value_by_norm(grads, clip_value):
 
 WRONG = [
     ("05.clip_by_value", "clip_by_value", clip_value_in_place, {"unchanged"}, "must not change"),
-    ("05.clip_by_value", "clip_by_value", clip_value_by_norm, {"book", "values"}, "the book"),
+    ("05.clip_by_value", "clip_by_value", clip_value_by_norm, {"book"}, "the book"),
     ("05.clip_by_value", "clip_by_value", clip_value_one_sided, {"values"}, "[-c, c]"),
     ("05.clip_by_norm", "clip_by_norm", clip_norm_divides_by_norm, {"zero"}, "all zeros"),
     ("05.clip_by_norm", "clip_by_norm", clip_norm_always_rescales, {"inside"}, "unchanged"),
     ("05.clip_by_norm", "clip_by_norm", clip_norm_per_row, {"values"}, "ALL entries"),
     ("05.clip_by_global_norm", "clip_by_global_norm", global_norm_after, {"G"}, "BEFORE clipping"),
     ("05.clip_by_global_norm", "clip_by_global_norm", global_per_tensor, {"clipped"}, "same factor"),
-    ("05.clip_by_global_norm", "clip_by_global_norm", global_norm_as_array, {"G", "zeros", "float"}, "BEFORE"),
+    ("05.clip_by_global_norm", "clip_by_global_norm", global_norm_as_array, {"float"}, "G a float"),
 ]
 RIGHT = [("05.clip_by_value", "clip_by_value", clip_value_list_comprehension)]
 
@@ -115,3 +115,13 @@ WRONG += [
     ("05.train_step_with_clipping", "train_step_with_clipping", step_without_update, {"update"}, "apply_gradients"),
     ("05.train_step_with_clipping", "train_step_with_clipping", step_returns_tensor, {"float"}, "Python float"),
 ]
+
+
+def global_norm_rescaled_by_g(grads, max_norm):
+    """g / G * min(G, c): the same factor, but 0 / 0 for gradients of all zeros."""
+    G = np.sqrt(sum(float(np.sum(np.square(g))) for g in grads))
+    with np.errstate(all="ignore"):
+        return [np.asarray(g, np.float64) / np.float64(G) * min(G, max_norm) for g in grads], float(G)
+
+
+WRONG += [("05.clip_by_global_norm", "clip_by_global_norm", global_norm_rescaled_by_g, {"zeros"}, "all zeros")]

@@ -3,6 +3,8 @@ import numpy as np
 
 from deeptrain import reference as ref
 
+from . import WHOLE
+
 
 def momentum_in_place_state(theta, grad, state, learning_rate=0.01, momentum=0.0):
     """Updates state["m"] in place (the issue's class 3): right values, broken rule."""
@@ -84,7 +86,7 @@ def piecewise_right_closed(step, boundaries, values):
 
 
 def piecewise_int(step, boundaries, values):
-    return ref.piecewise_constant(step, boundaries, values).astype(np.float32)
+    return np.asarray(ref.piecewise_constant(step, boundaries, values)).astype(np.float32)
 
 
 def one_cycle_no_anneal_clamp(step, total_steps, max_lr, div_factor=10.0, final_div_factor=1000.0, anneal_fraction=0.1):
@@ -166,7 +168,7 @@ def suggest_drops_nonfinite(lrs, losses, factor=10.0, beta=0.9):
 
 
 WRONG = [
-    ("07.momentum_nesterov", "momentum_step", momentum_starts_at_grad, {"first", "values"}, "m starts at 0"),
+    ("07.momentum_nesterov", "momentum_step", momentum_starts_at_grad, WHOLE, "m starts at 0"),
     ("07.momentum_nesterov", "nesterov_step", nesterov_in_place_state, {"in_place"}, "in place"),
     ("07.adagrad_rmsprop", "adagrad_step", _in_place_theta(ref.adagrad_step), {"in_place"}, "in place"),
     ("07.adagrad_rmsprop", "rmsprop_step", _in_place_theta(ref.rmsprop_step), {"in_place"}, "in place"),
@@ -175,20 +177,20 @@ WRONG = [
     ("07.momentum_nesterov", "momentum_step", momentum_in_place_state, {"in_place"}, "in place"),
     ("07.momentum_nesterov", "momentum_step", momentum_in_place_theta, {"in_place"}, "in place"),
     ("07.momentum_nesterov", "momentum_step", momentum_ignores_state, {"values"}, "the state you returned"),
-    ("07.momentum_nesterov", "nesterov_step", nesterov_old_m, {"first", "values"}, "new m"),
-    ("07.adagrad_rmsprop", "adagrad_step", adagrad_starts_at_zero, {"first", "values"}, "initial_accumulator_value"),
-    ("07.adagrad_rmsprop", "rmsprop_step", rmsprop_eps_outside, {"first", "values"}, "s starts at 0"),
-    ("07.adam_adamw", "adam_step", adam_no_bias_correction, {"first", "epsilon", "values"}, "bias correction"),
-    ("07.adam_adamw", "adam_step", adam_eps_inside, {"first", "epsilon", "values"}, "bias correction"),
+    ("07.momentum_nesterov", "nesterov_step", nesterov_old_m, {"new_m"}, "NEW m"),
+    ("07.adagrad_rmsprop", "adagrad_step", adagrad_starts_at_zero, {"accumulator"}, "initial_accumulator_value"),
+    ("07.adagrad_rmsprop", "rmsprop_step", rmsprop_eps_outside, {"epsilon_inside"}, "INSIDE the square root"),
+    ("07.adam_adamw", "adam_step", adam_no_bias_correction, {"bias_correction"}, "bias correction"),
+    ("07.adam_adamw", "adam_step", adam_eps_inside, {"epsilon_outside"}, "OUTSIDE"),
     ("07.adam_adamw", "adam_step", adam_mutating_state, {"in_place"}, "in place"),
-    ("07.adam_adamw", "adamw_step", adamw_l2_in_gradient, {"first", "values"}, "decoupled weight decay"),
-    ("07.schedules", "piecewise_constant", piecewise_right_closed, {"boundary", "values"}, "BEFORE it"),
-    ("07.schedules", "piecewise_constant", piecewise_int, {"float64", "boundary", "values"}, "float64"),
-    ("07.schedules", "one_cycle", one_cycle_no_anneal_clamp, {"after", "values"}, "after total_steps"),
+    ("07.adam_adamw", "adamw_step", adamw_l2_in_gradient, {"decoupled"}, "decoupled weight decay"),
+    ("07.schedules", "piecewise_constant", piecewise_right_closed, {"boundary"}, "BEFORE it"),
+    ("07.schedules", "piecewise_constant", piecewise_int, {"float64"}, "float64"),
+    ("07.schedules", "one_cycle", one_cycle_no_anneal_clamp, {"after"}, "after total_steps"),
     ("07.schedules", "one_cycle", one_cycle_no_anneal, {"values"}, "anneal_fraction"),
     ("07.suggest_learning_rate", "suggest_learning_rate", suggest_drops_nonfinite, {"nonfinite"}, "non-finite"),
-    ("07.suggest_learning_rate", "suggest_learning_rate", suggest_no_bias_correction, {"values", "nonfinite"},
-     "bias-corrected"),
+    ("07.suggest_learning_rate", "suggest_learning_rate", suggest_no_bias_correction, {"bias_correction"},
+     "correct the moving average's bias"),
     ("07.suggest_learning_rate", "suggest_learning_rate", suggest_numpy_scalar, {"float"}, "Python float"),
 ]
 RIGHT = [("07.schedules", "one_cycle", one_cycle_undefined_before_zero)]
@@ -226,8 +228,124 @@ def plateau_list(val_losses, lr0, factor=0.1, patience=10, min_delta=1e-4, min_l
 
 
 WRONG += [
-    ("07.reduce_lr_on_plateau", "reduce_lr_on_plateau", plateau_no_min_delta, {"rule", "values"}, "min_delta"),
-    ("07.reduce_lr_on_plateau", "reduce_lr_on_plateau", plateau_wait_not_reset, {"rule", "values"}, "counting again"),
+    ("07.reduce_lr_on_plateau", "reduce_lr_on_plateau", plateau_no_min_delta, {"min_delta"}, "min_delta"),
+    ("07.reduce_lr_on_plateau", "reduce_lr_on_plateau", plateau_wait_not_reset, {"reset"}, "counting again"),
     ("07.reduce_lr_on_plateau", "reduce_lr_on_plateau", plateau_sorts_losses, {"unchanged"}, "left unchanged"),
     ("07.reduce_lr_on_plateau", "reduce_lr_on_plateau", plateau_list, {"float64"}, "float64"),
+]
+
+
+# --- one fault each (issue 19): later steps only (the state), or a first step no diagnosis names ---------
+
+def _ignoring_state(step):
+    def wrong(theta, grad, state, **hp):
+        return step(theta, grad, None, **hp)       # starts afresh at every call: the state is dropped
+    wrong.__name__ = f"{step.__name__}_ignores_state"
+    return wrong
+
+
+def nesterov_without_momentum_lookahead(theta, grad, state, learning_rate=0.01, momentum=0.0):
+    new, new_state = ref.momentum_step(theta, grad, state, learning_rate=learning_rate, momentum=momentum)
+    return new, new_state        # plain momentum: theta + m, which is the look-ahead with the OLD m
+
+
+def nesterov_lookahead_only(theta, grad, state, learning_rate=0.01, momentum=0.0):
+    theta = np.asarray(theta, np.float64)
+    m = (0 if state is None else momentum * state["m"]) - learning_rate * np.asarray(grad, np.float64)
+    return theta + momentum * m, {"m": m}        # the look-ahead without the gradient step
+
+
+def adagrad_step_before_accumulating(theta, grad, state, learning_rate=0.001, initial_accumulator_value=0.1,
+                                     epsilon=1e-7):
+    theta, grad = np.asarray(theta, np.float64), np.asarray(grad, np.float64)
+    s = np.full_like(theta, initial_accumulator_value) if state is None else state["s"]
+    new = theta - learning_rate * grad / np.sqrt(s + epsilon)      # the step with the OLD s
+    return new, {"s": s + grad * grad}
+
+
+def adagrad_fixed_epsilon(theta, grad, state, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7):
+    return ref.adagrad_step(theta, grad, state, learning_rate=learning_rate,
+                            initial_accumulator_value=initial_accumulator_value, epsilon=1e-8)
+
+
+def rmsprop_step_before_averaging(theta, grad, state, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+    theta, grad = np.asarray(theta, np.float64), np.asarray(grad, np.float64)
+    s = np.zeros_like(theta) if state is None else state["s"]
+    new = theta - learning_rate * grad / np.sqrt(s + epsilon)
+    return new, {"s": rho * s + (1 - rho) * grad * grad}
+
+
+def adam_t_from_zero(theta, grad, state, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    """t counted from 0: the first correction divides by 1 - beta_1^0 = 0."""
+    theta, grad = np.asarray(theta, np.float64), np.asarray(grad, np.float64)
+    t = 0 if state is None else state["t"] + 1
+    m = (0 if state is None else beta_1 * state["m"]) + (1 - beta_1) * grad
+    s = (0 if state is None else beta_2 * state["s"]) + (1 - beta_2) * grad * grad
+    with np.errstate(all="ignore"):
+        lr_t = learning_rate * np.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
+    return theta - lr_t * m / (np.sqrt(s) + epsilon), {"m": m, "s": s, "t": t}
+
+
+def adam_t_stuck(theta, grad, state, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    new, new_state = ref.adam_step(theta, grad, state, learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
+                                   epsilon=epsilon)
+    new_state["t"] = 0                             # never counts on: every step corrected as the first
+    return new, new_state
+
+
+def adamw_decay_after_step(theta, grad, state, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
+                           epsilon=1e-7):
+    new, new_state = ref.adam_step(theta, grad, state, learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
+                                   epsilon=epsilon)
+    return new - new * weight_decay * learning_rate, new_state
+
+
+def piecewise_flattens(step, boundaries, values):
+    return np.ravel(ref.piecewise_constant(step, boundaries, values))
+
+
+def suggest_fixed_beta(lrs, losses, factor=10.0, beta=0.9):
+    return ref.suggest_learning_rate(lrs, losses, factor, 0.9)
+
+
+def plateau_relative_min_delta(val_losses, lr0, factor=0.1, patience=10, min_delta=1e-4, min_lr=0.0):
+    """An improvement relative to the best (loss < best * (1 - min_delta)), not by min_delta."""
+    lr, best, wait, rates = float(lr0), None, 0, []
+    for loss in np.asarray(val_losses, dtype=np.float64):
+        if best is None or loss < best * (1 - min_delta):
+            best, wait = loss, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                lr, wait = max(lr * factor, min_lr), 0
+        rates.append(lr)
+    return np.array(rates)
+
+
+def suggest_default_beta(lrs, losses, factor=10.0, beta=0.98):
+    return ref.suggest_learning_rate(lrs, losses, factor, beta)
+
+
+def plateau_ignores_min_lr(val_losses, lr0, factor=0.1, patience=10, min_delta=1e-4, min_lr=0.0):
+    return ref.reduce_lr_on_plateau(val_losses, lr0, factor, patience, min_delta, 0.0)
+
+
+WRONG += [
+    ("07.suggest_learning_rate", "suggest_learning_rate", suggest_default_beta, {"values"}, "lrs[argmin] / factor"),
+    ("07.reduce_lr_on_plateau", "reduce_lr_on_plateau", plateau_ignores_min_lr, WHOLE, "not below min_lr"),
+    ("07.momentum_nesterov", "nesterov_step", _ignoring_state(ref.nesterov_step), {"values"}, "the NEW m"),
+    ("07.momentum_nesterov", "nesterov_step", nesterov_without_momentum_lookahead, {"new_m"}, "NEW m"),
+    ("07.momentum_nesterov", "nesterov_step", nesterov_lookahead_only, WHOLE, "the first step"),
+    ("07.adagrad_rmsprop", "adagrad_step", _ignoring_state(ref.adagrad_step), {"values"}, "s <- s + grad^2"),
+    ("07.adagrad_rmsprop", "adagrad_step", adagrad_step_before_accumulating, WHOLE, "before the step"),
+    ("07.adagrad_rmsprop", "adagrad_step", adagrad_fixed_epsilon, {"epsilon_given"}, "epsilon given"),
+    ("07.adagrad_rmsprop", "rmsprop_step", _ignoring_state(ref.rmsprop_step), {"values"}, "s <- rho * s"),
+    ("07.adagrad_rmsprop", "rmsprop_step", rmsprop_step_before_averaging, WHOLE, "before the step"),
+    ("07.adam_adamw", "adam_step", adam_t_from_zero, WHOLE, "the first step"),
+    ("07.adam_adamw", "adam_step", adam_t_stuck, {"values"}, "t <- t + 1"),
+    ("07.adam_adamw", "adamw_step", _ignoring_state(ref.adamw_step), {"values"}, "then the Adam step"),
+    ("07.adam_adamw", "adamw_step", adamw_decay_after_step, WHOLE, "the first step"),
+    ("07.schedules", "piecewise_constant", piecewise_flattens, {"values"}, "between the boundaries"),
+    ("07.suggest_learning_rate", "suggest_learning_rate", suggest_fixed_beta, {"beta"}, "beta given"),
+    ("07.reduce_lr_on_plateau", "reduce_lr_on_plateau", plateau_relative_min_delta, {"values"}, "noisy plateau"),
 ]

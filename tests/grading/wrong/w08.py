@@ -3,6 +3,8 @@ import numpy as np
 
 from deeptrain import reference as ref
 
+from . import WHOLE
+
 
 def penalty_single_array_only(weights, l1=0.0, l2=0.0):
     w = np.asarray(weights[0] if isinstance(weights, (list, tuple)) else weights, np.float64)
@@ -103,20 +105,20 @@ def max_norm_keeps_float32(W, max_value, axis=0):
 
 WRONG = [
     ("08.l1_l2", "l1_l2_penalty", penalty_single_array_only, {"lists"}, "every array"),
-    ("08.l1_l2", "l1_l2_penalty", penalty_half_l2, {"lists", "values"}, "every array"),
-    ("08.l1_l2", "l1_l2_penalty", penalty_numpy_scalar, {"lists", "values", "float"}, "every array"),
+    ("08.l1_l2", "l1_l2_penalty", penalty_half_l2, {"half"}, "factor 1/2"),
+    ("08.l1_l2", "l1_l2_penalty", penalty_numpy_scalar, {"float"}, "Python float"),
     ("08.l1_l2", "l1_l2_grad", grad_sign_plus_one, {"zeros"}, "w = 0"),
     ("08.l1_l2", "l1_l2_grad", grad_concatenated, {"lists"}, "list of arrays"),
     ("08.dropout_forward", "dropout_forward", dropout_not_inverted, {"values"}, "inverted dropout"),
-    ("08.l1_l2", "l1_l2_grad", grad_without_factor_two, {"zeros", "lists", "values"}, "2 * l2"),
+    ("08.l1_l2", "l1_l2_grad", grad_without_factor_two, {"factor_two"}, "2 * l2"),
     ("08.dropout_forward", "dropout_forward", dropout_keeps_float32, {"float64"}, "float64"),
     ("08.max_norm", "max_norm", max_norm_keeps_float32, {"float64"}, "float64"),
-    ("08.dropout_forward", "dropout_forward", dropout_in_place, {"unchanged", "float64"}, "unchanged"),
+    ("08.dropout_forward", "dropout_forward", dropout_in_place, {"unchanged"}, "unchanged"),
     ("08.dropout_forward", "dropout_forward", dropout_rate_one_nan, {"edges"}, "rate 1"),
     ("08.dropout_forward", "dropout_forward", dropout_training_ignored, {"not_training"}, "training is False"),
     ("08.max_norm", "max_norm", max_norm_no_keepdims, {"axis"}, "keepdims"),
-    ("08.max_norm", "max_norm", max_norm_rows, {"values", "zero", "axis"}, "one norm per unit"),
-    ("08.max_norm", "max_norm", max_norm_zero_nan, {"zero", "values", "axis"}, "1e-7"),
+    ("08.max_norm", "max_norm", max_norm_rows, {"per_unit"}, "one norm per unit"),
+    ("08.max_norm", "max_norm", max_norm_zero_nan, {"zero"}, "1e-7"),
 ]
 RIGHT = []
 
@@ -141,8 +143,39 @@ def mc_float32(model, X, n_samples=100):
 
 
 WRONG += [
-    ("08.mc_dropout_predict", "mc_dropout_predict", mc_no_training, {"mean", "std", "default"}, "training=True"),
-    ("08.mc_dropout_predict", "mc_dropout_predict", mc_ddof1, {"std", "default"}, "ddof=0"),
+    ("08.mc_dropout_predict", "mc_dropout_predict", mc_no_training, {"training"}, "training=True"),
+    ("08.mc_dropout_predict", "mc_dropout_predict", mc_ddof1, {"std"}, "ddof=0"),
     ("08.mc_dropout_predict", "mc_dropout_predict", mc_default_10, {"default"}, "defaults to 100"),
     ("08.mc_dropout_predict", "mc_dropout_predict", mc_float32, {"float64"}, "float64"),
+]
+
+
+# --- one fault each (issue 19) ---------------------------------------------------------------------------
+
+def penalty_without_abs(weights, l1=0.0, l2=0.0):
+    ws = weights if isinstance(weights, (list, tuple)) else [weights]
+    return float(sum(l1 * np.sum(w) + l2 * np.sum(np.square(w)) for w in ws))       # sum w, not sum |w|
+
+
+def grad_l1_times_w(weights, l1=0.0, l2=0.0):
+    if isinstance(weights, (list, tuple)):
+        return [grad_l1_times_w(w, l1, l2) for w in weights]
+    w = np.asarray(weights, np.float64)
+    return l1 * w + 2 * l2 * w                      # l1 * w: the l1 term's gradient is l1 * sign(w)
+
+
+def max_norm_clips_entries(W, max_value, axis=0):
+    return np.clip(np.asarray(W, np.float64), -max_value, max_value)     # clips values, not the norm
+
+
+def mc_mean_of_first_pass(model, X, n_samples=100):
+    p = np.stack([np.asarray(model(X, training=True), np.float64) for _ in range(n_samples)])
+    return p[0].copy(), p.std(axis=0)
+
+
+WRONG += [
+    ("08.l1_l2", "l1_l2_penalty", penalty_without_abs, WHOLE, "l1 * sum |w|"),
+    ("08.l1_l2", "l1_l2_grad", grad_l1_times_w, WHOLE, "l1 * sign(w)"),
+    ("08.max_norm", "max_norm", max_norm_clips_entries, WHOLE, "min(norm, max_value)"),
+    ("08.mc_dropout_predict", "mc_dropout_predict", mc_mean_of_first_pass, {"mean"}, "mean over n_samples"),
 ]
