@@ -15,7 +15,16 @@ and cells the student added or changed, compared with the release) instead:
   ``globals()``, ``__code__``, ``gc``, ``ctypes``, ...: whatever could hide a name from this scan.
 
 Names the student defines (their own ``sigmoid`` used inside ``swish``) are not delegation: only
-attributes, imported names and strings are matched.
+attributes, imported names and strings are matched, and an attribute of the student's own objects
+(``self.gradient()`` of their class, ``Ops.f`` of their class ``Ops``) is theirs, not a library's.
+
+Every binding is followed (issue 18): imports anywhere (inside ``try``/``if``/``with`` at module level, or
+inside functions), containers filled later (``OPS.update(...)``, ``OPS[k] = ...``, ``.setdefault``,
+``.append``, ``setattr(OPS, ...)``: the statement counts for ``OPS``), class attributes, and names given as
+strings, also when assembled from constant pieces (``"ex" + "pit"``, f-strings of constants,
+``"".join([...])``) or handed to ``getattr``/``operator.attrgetter``/``methodcaller``/``functools.reduce``.
+What it cannot resolve -- a name computed at run time given to one of those, or ``getattr`` itself passed
+as a value -- is flagged for a human, never zeroed.
 """
 import ast
 import re
@@ -29,6 +38,11 @@ GRADER_WORDS = {"harvest", "harvest_cases", "deeptrain.harvest", "deeptrain.harv
 DYNAMIC_NAMES = {"exec", "eval", "compile", "__import__", "globals", "locals", "vars", "importlib", "gc",
                  "ctypes", "marshal", "pickle", "dill", "cloudpickle", "builtins", "__builtins__", "subprocess",
                  "inspect", "runpy", "setattr", "delattr"}
+# Functions that turn a string into an attribute or a module: a constant argument is read as a name, a
+# computed one cannot be resolved (flagged).
+BY_NAME = {"getattr", "hasattr", "attrgetter", "methodcaller", "import_module", "__import__"}
+# Methods that put something into a container (the statement then belongs to the container's binding).
+FILLERS = {"update", "setdefault", "append", "extend", "insert", "add", "__setitem__", "register"}
 DYNAMIC_ATTRS = {"__code__", "__globals__", "__dict__", "__builtins__", "__closure__", "modules", "import_module",
                  "__subclasses__", "__getattribute__", "f_globals", "f_locals", "f_back", "_getframe",
                  "system", "popen"}
@@ -47,16 +61,75 @@ def _strip_magics(source):
     return "\n".join("pass" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
 
 
-class _Uses(ast.NodeVisitor):
-    """What a piece of code names: attributes, imported names, strings, names loaded, dynamic constructs."""
+def _folded(node):
+    """The value of a string expression built from constants only ("ex" + "pit", f"{'ex'}pit",
+    "".join(["ex", "pit"]), "tipxe"[::-1]), else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        a, b = _folded(node.left), _folded(node.right)
+        return a + b if a is not None and b is not None else None
+    if isinstance(node, ast.JoinedStr):
+        parts = [_folded(v.value if isinstance(v, ast.FormattedValue) else v) for v in node.values]
+        return "".join(parts) if all(p is not None for p in parts) else None
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join"
+            and len(node.args) == 1 and isinstance(node.args[0], (ast.List, ast.Tuple))):
+        sep, items = _folded(node.func.value), [_folded(e) for e in node.args[0].elts]
+        return sep.join(items) if sep is not None and all(i is not None for i in items) else None
+    if (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice) and node.slice.lower is None
+            and node.slice.upper is None and isinstance(node.slice.step, ast.UnaryOp)
+            and isinstance(node.slice.step.operand, ast.Constant) and node.slice.step.operand.value == 1):
+        s = _folded(node.value)
+        return s[::-1] if s is not None else None
+    return None
 
-    def __init__(self):
+
+def _root(node):
+    """The leftmost name of an attribute chain (a.b.c -> a), or None."""
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+class _Uses(ast.NodeVisitor):
+    """What a piece of code names: attributes, imported names, strings, names loaded, dynamic constructs.
+
+    own: (member names, root names) of the student's own classes: an attribute whose name is one of the
+    members, read from one of those roots (self, cls, the class, an instance of it), is not a library's.
+    """
+
+    def __init__(self, own=(frozenset(), frozenset())):
         self.words, self.loads, self.dynamic = set(), set(), set()
+        self.members, self.roots = own
 
     def visit_Attribute(self, node):
-        self.words.add(node.attr)
+        if not (node.attr in self.members and _root(node.value) in self.roots):
+            self.words.add(node.attr)
         if node.attr in DYNAMIC_ATTRS:
             self.dynamic.add(f"the attribute {node.attr}")
+        self.generic_visit(node)
+
+    def _string(self, text):
+        if len(text) < 200 and _DOTTED.match(text):
+            self.words.add(text)                     # "deeptrain.reference", "Sigmoid"
+            self.words.update(text.split("."))
+
+    def visit_BinOp(self, node):
+        text = _folded(node)
+        if text is not None:
+            self._string(text)
+        self.generic_visit(node)
+
+    def visit_JoinedStr(self, node):
+        text = _folded(node)
+        if text is not None:
+            self._string(text)
+        self.generic_visit(node)
+
+    def visit_Subscript(self, node):
+        text = _folded(node)
+        if text is not None:
+            self._string(text)
         self.generic_visit(node)
 
     def visit_Import(self, node):
@@ -78,8 +151,7 @@ class _Uses(ast.NodeVisitor):
 
     def visit_Constant(self, node):
         if isinstance(node.value, str) and len(node.value) < 200 and _DOTTED.match(node.value):
-            self.words.add(node.value)                     # "deeptrain.reference", "Sigmoid"
-            self.words.update(node.value.split("."))
+            self._string(node.value)
         elif (isinstance(node.value, str) and len(node.value) < 500 and _PATH.match(node.value)
               and ("/" in node.value or "\\" in node.value)):
             self.words.update(re.split(r"[^\w]+", node.value))   # a file path: its parts ("t10k", ...)
@@ -93,10 +165,24 @@ class _Uses(ast.NodeVisitor):
 
     def visit_Call(self, node):
         f = node.func
-        name = f.id if isinstance(f, ast.Name) else None
-        if name in ("getattr", "hasattr") and len(node.args) >= 2 and not (
-                isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
-            self.dynamic.add("getattr with a computed name")
+        name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+        if name in BY_NAME:
+            named = node.args[1:2] if name in ("getattr", "hasattr") else node.args[:1]
+            for arg in named + [k.value for k in node.keywords if k.arg == "name"]:
+                text = _folded(arg)
+                if text is None:
+                    self.dynamic.add(f"{name} with a computed name")
+                else:
+                    self._string(text)
+        if (name == "join" and isinstance(f, ast.Attribute)) or name in BY_NAME:
+            text = _folded(node)
+            if text is not None:
+                self._string(text)
+        for arg in list(node.args) + [k.value for k in node.keywords]:   # getattr handed over as a value
+            if isinstance(arg, ast.Name) and arg.id in ("getattr", "__import__"):
+                self.dynamic.add(f"{arg.id} passed as a value")
+            elif isinstance(arg, ast.Attribute) and arg.attr in ("attrgetter", "methodcaller", "import_module"):
+                self.dynamic.add(f"{arg.attr} passed as a value")
         self.generic_visit(node)
 
 
@@ -111,8 +197,8 @@ def _local_names(node):
     return out
 
 
-def _uses(node):
-    u = _Uses()
+def _uses(node, own=(frozenset(), frozenset())):
+    u = _Uses(own)
     u.visit(node)
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
         u.loads -= _local_names(node)
@@ -120,18 +206,79 @@ def _uses(node):
 
 
 def _bound(stmt):
-    """Names a module-level statement binds."""
+    """Names a module-level statement binds (also inside try/if/with/for at module level, imports included)."""
     out = set()
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         out.add(stmt.name)
     elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
         for a in stmt.names:
             out.add(a.asname or a.name.split(".")[0])
+    elif isinstance(stmt, (ast.If, ast.Try, ast.With, ast.For, ast.While, getattr(ast, "TryStar", ast.Try),
+                           getattr(ast, "Match", ast.If))):
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            for sub in getattr(stmt, field, None) or []:
+                out |= _bound(sub) if isinstance(sub, ast.stmt) else set().union(*(_bound(s) for s in sub.body))
+        for node in ast.iter_child_nodes(stmt):
+            if isinstance(node, ast.expr):
+                out |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        for item in getattr(stmt, "items", None) or []:
+            if item.optional_vars is not None:
+                out |= {n.id for n in ast.walk(item.optional_vars) if isinstance(n, ast.Name)}
+        for h in getattr(stmt, "handlers", None) or []:
+            if h.name:
+                out.add(h.name)
     else:
         for node in ast.walk(stmt):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 out.add(node.id)
     return out
+
+
+def _filled(stmt):
+    """Containers and objects a statement fills in place: X.update(...), X[k] = v, X.a = v, setattr(X, ...)."""
+    out = set()
+    for node in ast.walk(stmt):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and node is not stmt:
+            continue
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in FILLERS
+                and isinstance(node.func.value, ast.Name)):
+            out.add(node.func.value.id)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr" and node.args:
+            root = _root(node.args[0]) if not isinstance(node.args[0], ast.Name) else node.args[0].id
+            if root:
+                out.add(root)
+        elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, ast.Store):
+            root = _root(node.value)
+            if root:
+                out.add(root)
+    return out
+
+
+def _own(statements):
+    """(members, roots) of the student's own classes: method and attribute names (class level, self.x = ...),
+    and the names that stand for the class or an instance of it (self, cls, the class, v = TheClass(...))."""
+    members, classes = set(), set()
+    for stmt in statements:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.ClassDef):
+                classes.add(node.name)
+                for item in node.body:
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        members.add(item.name)
+                    elif isinstance(item, (ast.Assign, ast.AnnAssign)):
+                        for t in (item.targets if isinstance(item, ast.Assign) else [item.target]):
+                            members |= {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
+                for sub in ast.walk(node):
+                    if (isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Store)
+                            and isinstance(sub.value, ast.Name) and sub.value.id in ("self", "cls")):
+                        members.add(sub.attr)
+    roots = {"self", "cls"} | classes
+    for stmt in statements:
+        for node in ast.walk(stmt):
+            if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+                    and isinstance(node.value.func, ast.Name) and node.value.func.id in classes):
+                roots |= {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return frozenset(members), frozenset(roots)
 
 
 def scan(sources, forbidden, protected=()):
@@ -155,11 +302,12 @@ def scan(sources, forbidden, protected=()):
             unparsable.append(f"a cell could not be read as Python ({e.msg}, line {e.lineno})")
             continue
         statements.extend(tree.body)
-    # name -> (words, loads, dynamic) of every statement that binds it
+    # name -> (words, loads, dynamic) of every statement that binds it, or fills it in place
+    own = _own(statements)
     by_name = {}
     for stmt in statements:
-        u = _uses(stmt)
-        for name in _bound(stmt):
+        u = _uses(stmt, own)
+        for name in _bound(stmt) | _filled(stmt):
             words, loads, dynamic = by_name.setdefault(name, (set(), set(), set()))
             words |= u.words
             loads |= u.loads - {name}
@@ -168,8 +316,8 @@ def scan(sources, forbidden, protected=()):
     # a loop that patches a library) still runs: its dynamic constructs are flagged for every function.
     loose = set()
     for stmt in statements:
-        u = _uses(stmt)
-        if not _bound(stmt):
+        u = _uses(stmt, own)
+        if not _bound(stmt) and not _filled(stmt):
             loose |= u.dynamic
         if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
             for name in sorted(_bound(stmt) & set(protected)):

@@ -105,7 +105,7 @@ def test_public_implementation_gets_the_message_that_names_its_fault(entry):
     if check is None:
         assert j.score == j.max_score, j.messages()
         return
-    assert [c.name for c, _ in j.failures] == [check], j.messages()
+    assert [c.name for c, _ in j.failures] == list(check if isinstance(check, tuple) else [check]), j.messages()
     assert phrase in j.messages()[0], j.messages()[0]
 
 
@@ -119,7 +119,8 @@ def test_differently_written_right_answer_keeps_every_point(entry):
 def test_the_set_of_wrong_implementations_covers_every_check():
     """Every check can fail: some known-wrong implementation fails it."""
     covered = {(fn, name) for ex, fn, impl, failing, hint in WRONG if failing != WHOLE for name in failing}
-    covered |= {(fn, check) for ex, fn, impl, check, phrase in PUBLIC if check}
+    covered |= {(fn, c) for ex, fn, impl, check, phrase in PUBLIC if check
+                for c in (check if isinstance(check, tuple) else [check])}
     for ex, fn, impl, failing, hint in WRONG:       # a function right nowhere: its message names one check
         if failing == WHOLE:
             j = _judge(ex, {fn: impl})
@@ -220,6 +221,49 @@ DELEGATING = {
     "graded name bound to a library function": ("sigmoid = tf.nn.sigmoid\n", "sigmoid"),
     "tf clip": ("def clip_by_value(grads, c):\n    return [tf.clip_by_value(g, -c, c).numpy() for g in grads]\n",
                 "clip_by_value"),
+    # issue 18, class 2: bindings the scan did not follow (at least three variants per class)
+    "import inside try/except": ("try:\n    from scipy.special import expit\nexcept ImportError:\n    expit = None\n"
+                                 "def sigmoid(z):\n    return expit(z)\n", "sigmoid"),
+    "import inside if": ("if True:\n    from scipy.special import expit as _e\ndef sigmoid(z):\n    return _e(z)\n",
+                         "sigmoid"),
+    "import inside with": ("import contextlib\nwith contextlib.suppress(ImportError):\n    import scipy.special as S\n"
+                           "def sigmoid(z):\n    return S.expit(z)\n", "sigmoid"),
+    "import inside the function": ("def sigmoid(z):\n    try:\n        from scipy.special import expit\n"
+                                   "    except ImportError:\n        pass\n    return expit(z)\n", "sigmoid"),
+    "dict.update": ("import scipy.special as sp\nOPS = {}\nOPS.update(f=sp.expit)\n"
+                    "def sigmoid(z):\n    return OPS['f'](z)\n", "sigmoid"),
+    "dict.setdefault": ("import scipy.special\nOPS = {}\nOPS.setdefault('f', scipy.special.expit)\n"
+                        "def sigmoid(z):\n    return OPS['f'](z)\n", "sigmoid"),
+    "list.append": ("FNS = []\nFNS.append(tf.math.sigmoid)\ndef sigmoid(z):\n    return FNS[0](z).numpy()\n",
+                    "sigmoid"),
+    "item assignment": ("OPS = {}\nOPS['f'] = tf.nn.sigmoid\ndef sigmoid(z):\n    return OPS['f'](z).numpy()\n",
+                        "sigmoid"),
+    "setattr on a namespace": ("import types\nns = types.SimpleNamespace()\nsetattr(ns, 'f', tf.nn.sigmoid)\n"
+                               "def sigmoid(z):\n    return ns.f(z).numpy()\n", "sigmoid"),
+    "class attribute": ("from scipy.special import expit\nclass K:\n    f = staticmethod(expit)\n"
+                        "def sigmoid(z):\n    return K.f(z)\n", "sigmoid"),
+    "class attribute set later": ("import scipy.special as sp\nclass K:\n    pass\nK.f = sp.expit\n"
+                                  "def sigmoid(z):\n    return K.f(z)\n", "sigmoid"),
+    "instance attribute": ("class K:\n    def __init__(self):\n        self.f = tf.nn.sigmoid\n"
+                           "def sigmoid(z):\n    return K().f(z).numpy()\n", "sigmoid"),
+    "attrgetter": ("import operator, scipy\nimport scipy.special\n_f = operator.attrgetter('special.expit')(scipy)\n"
+                   "def sigmoid(z):\n    return _f(z)\n", "sigmoid"),
+    "reduce(getattr)": ("import functools, scipy.special\n"
+                        "def sigmoid(z):\n    return functools.reduce(getattr, ['special', 'expit'], scipy)(z)\n",
+                        "sigmoid"),
+    "methodcaller": ("import operator, scipy.special\n"
+                     "def sigmoid(z):\n    return operator.methodcaller('expit', z)(scipy.special)\n", "sigmoid"),
+    "getattr on pieces": ("import scipy.special as sp\ndef sigmoid(z):\n    return getattr(sp, 'ex' + 'pit')(z)\n",
+                          "sigmoid"),
+    "f-string of pieces": ("import scipy.special as sp\nP = 'ex'\ndef sigmoid(z):\n    return getattr(sp, f'{\"ex\"}pit')(z)\n",
+                           "sigmoid"),
+    "join of pieces": ("import scipy.special as sp\ndef sigmoid(z):\n    return getattr(sp, ''.join(['ex', 'pit']))(z)\n",
+                       "sigmoid"),
+    "reversed string": ("import scipy.special as sp\ndef sigmoid(z):\n    return getattr(sp, 'tipxe'[::-1])(z)\n",
+                        "sigmoid"),
+    "keras optimizer through a container": ("OPT = {}\nOPT.update(cls=keras.optimizers.Adam)\n"
+                                            "def adam_step(theta, grad, state, **hp):\n    OPT['cls'](**hp)\n"
+                                            "    return theta, state\n", "adam_step"),
 }
 
 
@@ -232,7 +276,12 @@ def test_delegation_routes_are_found(route):
 
 DYNAMIC = {
     "exec": "def sigmoid(z):\n    exec('r = 1')\n    return z\n",
-    "computed getattr": "def sigmoid(z):\n    return getattr(np, 'ex' + 'p')(z)\n",
+    "computed getattr": "def sigmoid(z):\n    return getattr(np, chr(101) + 'xp')(z)\n",
+    "computed attrgetter": ("import operator\nNAME = input()\ndef sigmoid(z):\n"
+                            "    return operator.attrgetter(NAME)(np)(z)\n"),
+    "getattr handed to reduce": ("import functools\ndef sigmoid(z, path=None):\n"
+                                 "    return functools.reduce(getattr, path or [], np)(z)\n"),
+    "computed methodcaller": "import operator\ndef sigmoid(z, m='exp'):\n    return operator.methodcaller(m, z)(np)\n",
     "sys.modules": "import sys\ndef sigmoid(z):\n    return sys.modules['numpy'].exp(z)\n",
     "__code__ swap": "def sigmoid(z):\n    return z\nsigmoid.__code__ = (lambda z: z).__code__\n",
     "__import__": "def sigmoid(z):\n    return __import__('numpy').exp(z)\n",
@@ -253,6 +302,71 @@ def test_honest_code_is_not_flagged():
               "def adam_step(theta, grad, state, learning_rate=0.001):\n    sigmoid = 3\n    return theta, state\n")
     delegated, dynamic = scan([source], FORBIDDEN)
     assert not delegated and not dynamic, (delegated, dynamic)
+
+
+NOT_DELEGATING = {   # the student's own names: no false delegation (issue 18, class 5)
+    "a class whose own method is called gradient": (
+        "class LeakyReLU:\n    def __init__(self, alpha=0.2):\n        self.alpha = alpha\n"
+        "    def gradient(self, x):\n        return np.where(x > 0, 1.0, self.alpha)\n"
+        "def leaky_relu_grad(z, alpha=0.2):\n    return LeakyReLU(alpha).gradient(np.asarray(z, dtype=float))\n",
+        "leaky_relu_grad", {"gradient", "LeakyReLU"}),
+    "an instance whose own method is called sigmoid": (
+        "class Act:\n    def sigmoid(self, z):\n        e = np.exp(-np.abs(z))\n"
+        "        return np.where(z >= 0, 1 / (1 + e), e / (1 + e))\n"
+        "act = Act()\ndef sigmoid(z):\n    return act.sigmoid(np.asarray(z, dtype=float))\n",
+        "sigmoid", {"sigmoid", "expit"}),
+    "a class attribute named like the library's": (
+        "class Helpers:\n    expit = staticmethod(lambda z: 0.5 * (1 + np.tanh(z / 2)))\n"
+        "def sigmoid(z):\n    return Helpers.expit(np.asarray(z, dtype=float))\n", "sigmoid", {"expit"}),
+    "self.apply_gradients of the student's own optimizer class": (
+        "class MyAdam:\n    def apply_gradients(self, theta, grad):\n        return theta - grad\n"
+        "def adam_step(theta, grad, state, **hp):\n    return MyAdam().apply_gradients(theta, grad), state\n",
+        "adam_step", {"apply_gradients", "Adam"}),
+}
+
+
+@pytest.mark.parametrize("route", sorted(NOT_DELEGATING))
+def test_the_students_own_names_are_not_delegation(route):
+    source, fn, forbidden = NOT_DELEGATING[route]
+    delegated, dynamic = scan([source], {fn: forbidden})
+    assert not delegated and not dynamic, (delegated, dynamic)
+
+
+def test_a_library_call_next_to_an_own_method_of_the_same_name_is_still_found():
+    source = ("class Act:\n    def sigmoid(self, z):\n        return tf.math.sigmoid(z).numpy()\n"
+              "def sigmoid(z):\n    return Act().sigmoid(z)\n")
+    assert "sigmoid" in scan([source], {"sigmoid": {"sigmoid"}})[0]
+
+
+def _correct_answers():
+    """Every correct answer we have, as (label, sources, forbidden): the solution notebooks' answer cells, the
+    differently-written right answers (tests/grading/wrong, those that do not call the course's reference), and
+    the public implementations (tests/grading/public, right or wrong: none of them delegates)."""
+    import inspect
+    import sys
+    out = []
+    for name in sorted(set(NOTEBOOK_OF.values())):
+        nb = json.load(open(os.path.join(SOLUTIONS, name, f"{name}.ipynb")))
+        sources = ["".join(c["source"]) for c in nb["cells"]
+                   if c["cell_type"] == "code" and c["metadata"].get("nbgrader", {}).get("solution")]
+        forbidden = {fn: v.forbidden.get(fn) or set() for v in V.for_notebook(name).values() for fn in v.functions}
+        out.append((name, sources, forbidden))
+    for ex, fn, impl in RIGHT:
+        source = inspect.getsource(impl)
+        if "ref." not in source:
+            head = inspect.getsource(sys.modules[impl.__module__]).split("\ndef ")[0]
+            out.append((impl.__name__, [head, source + f"\n{fn} = {impl.__name__}\n"], {fn: ALL[ex].forbidden.get(fn) or set()}))
+    for ex, fn, impl, check, phrase in PUBLIC:
+        source = inspect.getsource(sys.modules[impl.__module__]) + f"\n{fn} = {impl.__name__}\n"
+        out.append((f"{impl.__module__}.{impl.__name__}", [source], {fn: ALL[ex].forbidden.get(fn) or set()}))
+    return out
+
+
+def test_no_false_delegation_on_any_correct_answer():
+    answers = _correct_answers()
+    assert len(answers) >= 40
+    false = {label: d for label, sources, forbidden in answers for d in [scan(sources, forbidden)[0]] if d}
+    assert not false, false
 
 
 def test_a_delegating_function_costs_only_its_own_points():
@@ -281,3 +395,65 @@ def test_a_correct_answer_that_warns_keeps_every_point():
         return ALL["01.sigmoid"].reference["sigmoid"](z)
     j = _judge("01.sigmoid", {"sigmoid": noisy})
     assert j.score == j.max_score, j.messages()
+
+
+# --- the judgement as data (the contract of /tmp/coord: mimetype application/vnd.deeptrain.judgement+json) --
+
+def _statuses(exercise, replace):
+    v = ALL[exercise]
+    j = _judge(exercise, replace)
+    data = j.as_data(v)
+    assert set(data) == {"exercise", "cell", "score", "max_score", "functions", "failures", "flagged", "review"}
+    assert json.loads(json.dumps(data)) == data
+    assert data["score"] == pytest.approx(sum(f["score"] for f in data["functions"].values()))
+    for f in data["failures"]:
+        assert set(f) == {"function", "check", "points", "message", "detail", "counted"}
+    return {fn: d["status"] for fn, d in data["functions"].items()}, j
+
+
+def test_each_function_gets_its_status():
+    def stub(z):
+        raise NotImplementedError()
+
+    def crashes(z):
+        raise ValueError("oops")
+    status, j = _statuses("01.sigmoid", {"sigmoid": stub, "sigmoid_derivative": crashes})
+    assert status == {"sigmoid": "not attempted", "sigmoid_derivative": "crashed"}, status
+    assert "not attempted" in j.messages()[0] and len(j.messages()) == 2
+    status, _ = _statuses("01.sigmoid", {"sigmoid": lambda z: np.zeros_like(np.asarray(z, np.float64))})
+    assert status == {"sigmoid": "wrong", "sigmoid_derivative": "passed"}    # a constant earns nothing
+    status, _ = _statuses("07.adagrad_rmsprop", {"adagrad_step": ALL["07.adagrad_rmsprop"].reference["rmsprop_step"]})
+    assert status["rmsprop_step"] == "passed" and status["adagrad_step"] in ("wrong", "partial")
+    v = ALL["01.sigmoid"]
+    j = V.judge(v, {"sigmoid": {"__missing__": {"error": "NameError"}}}, delegated={"sigmoid_derivative": "uses expit"})
+    assert {fn: d["status"] for fn, d in j.as_data(v)["functions"].items()} == {
+        "sigmoid": "missing", "sigmoid_derivative": "delegated"}
+
+
+def test_a_stub_or_a_pass_through_earns_nothing():
+    """Rules (dtype, in place, return type) are worth points only where a value is right."""
+    for exercise, fn, impl in [("01.sigmoid", "sigmoid", lambda z: np.asarray(z, np.float64)),
+                               ("07.adagrad_rmsprop", "adagrad_step", lambda theta, grad, state, **hp: (
+                                   np.array(theta, np.float64), {})),
+                               ("08.dropout_forward", "dropout_forward", lambda x, rate, training=True, seed=None:
+                                   np.zeros(np.shape(x))),
+                               ("04.update_moving_stats", "update_moving_stats", lambda a, b, c, d, m: (
+                                   np.zeros(np.shape(a)), np.ones(np.shape(b))))]:
+        v = ALL[exercise]
+        j = _judge(exercise, {fn: impl})
+        assert j.score == pytest.approx(v.points - v.function_points()[fn]), (fn, j.messages())
+        assert j.status[fn] == "wrong" and len(j.messages()) == 1, j.messages()
+
+
+def test_explained_checks_deduct_nothing_and_are_data_not_messages():
+    """The issue's AdaGrad: the accumulator started at 0 costs that check only; the checks it broke are kept
+    as data (counted False) and are not shown."""
+    from wrong.w07 import adagrad_starts_at_zero
+    v = ALL["07.adagrad_rmsprop"]
+    j = _judge("07.adagrad_rmsprop", {"adagrad_step": adagrad_starts_at_zero})
+    data = j.as_data(v)
+    counted = [f for f in data["failures"] if f["counted"]]
+    assert [f["check"] for f in counted] == ["accumulator"] and "initial_accumulator_value" in counted[0]["message"]
+    assert {f["check"] for f in data["failures"] if not f["counted"]} == {"first", "values"}
+    assert len(j.messages()) == 1 and "not counted" not in j.messages()[0]
+    assert data["functions"]["adagrad_step"]["status"] == "partial"
