@@ -162,3 +162,17 @@ def test_mean_of_micro_batch_gradients_is_the_big_batch_gradient():
         return [tape.gradient(loss, W).numpy()]
     micro = [grad(X[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)]
     checks.assert_close(reference.accumulate_gradients(micro, 4)[0][0], grad(X, y)[0], rtol=1e-10)
+
+
+def test_module_10_judged_cases_stay_in_the_documented_domain():
+    """The grader's inputs (autograder/cases/m10.py) respect the docstrings: steps >= 0, 0 <= eps <= 1,
+    labels in [0, n_classes), k >= 1, equal shapes within a gradient sequence."""
+    from autograder.cases import m10
+    for _, args, kw in m10._warmup_cases():
+        assert np.min(args[0]) >= 0 and args[2] > 0 and 0 <= kw.get("alpha", 0) <= 1 and kw.get("warmup_steps", 0) >= 0
+    for _, (y, n, eps), _ in m10._smooth_cases():
+        assert 0 <= eps <= 1 and 0 <= np.min(y) and np.max(y) < n
+    for _, (logits, y), kw in m10._ce_cases():
+        assert np.all(np.isfinite(logits)) and 0 <= kw["eps"] <= 1 and np.max(y) < logits.shape[1]
+    for _, (micro, k), _ in m10._acc_cases():
+        assert k >= 1 and all([g.shape for g in m] == [g.shape for g in micro[0]] for m in micro)
