@@ -82,6 +82,9 @@ def grade_one(grading_dir, assignment, student, feedback=True, settings=()):
                 html = os.path.join(api.coursedir.format_path(api.coursedir.feedback_directory, student, assignment),
                                     f"{assignment}.html")
                 result["feedback"] = html if f.get("success") and os.path.exists(html) else ""
+                if result["feedback"]:      # math that renders with no network (MathJax inline)
+                    from autograder.formgrader import offline_mathjax_file
+                    offline_mathjax_file(html)
                 if not f.get("success"):
                     result["feedback_error"] = (f.get("error") or f.get("log") or "")[-4000:]
     except BaseException:
