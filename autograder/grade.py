@@ -216,6 +216,8 @@ def _cluster_ready(client, plan, submissions, opts, report, log):
                          (opts.memory_limit, "SandboxedKernelManager.memory_limit")):
         if value:
             plan.settings.append(f"{trait}={int(value)}")
+    from .cleanroom import grading_secret   # the judged inputs' secret travels as a setting, never to a kernel
+    plan.settings.append(f"JudgeResults.secret={json.dumps(grading_secret(plan.grading))}")
     plan.nb_limit = (opts.notebook_timeout or 600) + 180
     # One thread per kernel whatever the number of workers: the same arithmetic everywhere.
     env = {var: str(opts.threads) for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",

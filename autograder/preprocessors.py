@@ -109,19 +109,24 @@ class DeduplicateIdsCleanly(_DeduplicateIds):
 class JudgeResults(NbGraderPreprocessor):
     """Decide the grade of each converted test cell in the grader's process (autograder/verdicts).
 
-    A converted test cell begins with a hidden ``dt.harvest.collect("NN.exercise", ...)``: in the
-    student's kernel it only runs the student's functions on the exercise's inputs and shows the
-    results (mimetype ``deeptrain.harvest.MIME``). Here, after execution, the verdict module of the
-    notebook rebuilds the inputs, runs ``deeptrain.reference`` and judges. The cell's outputs are
-    replaced by the verdict: an ``execute_result`` holding the points earned (nbgrader's partial
-    credit) and one stdout message per failed check. Whatever the kernel printed or raised in the
-    cell no longer counts: results that were collected are judged even when a visible check
-    failed afterwards; missing or garbled results score 0 with a message.
+    What is judged never comes from the notebook's kernel. The submission's answer cells run again
+    in the grader's clean room (``autograder/cleanroom.py``: a sandboxed process of the grader's,
+    fresh per case, NumPy only for a NumPy exercise) on inputs drawn from the grading folder's
+    secret and the submission (``secret``, else ``GRADING/.judge-secret``); its results come back
+    over a socket the grader holds. The verdict module then rebuilds the same inputs, runs
+    ``deeptrain.reference`` and judges. The hidden ``collect(...)`` line of a test cell only marks
+    the cell (it does nothing in the kernel). The cell's outputs are replaced by the verdict: an
+    ``execute_result`` holding the points earned (nbgrader's partial credit) and one stdout message
+    per failed check. Whatever the kernel printed or raised in the cell no longer counts.
 
     The student's code (answer cells, cells they added or changed) is also read for delegation
     (``autograder/verdicts/delegation.py``): a delegating function earns 0 and the submission is
     flagged (a ``[grader]`` line, which ``python -m autograder grade`` reports for review).
     """
+
+    from traitlets import Unicode as _Unicode
+    secret = _Unicode("", help="the grading folder's secret (hex); empty: read or draw GRADING/.judge-secret"
+                      ).tag(config=True)
 
     def preprocess(self, nb, resources):
         from nbformat.notebooknode import NotebookNode
@@ -139,13 +144,52 @@ class JudgeResults(NbGraderPreprocessor):
                 forbidden[fn] = v.forbidden.get(fn) or set()   # a Forbidden keeps its reason
         sources, protected = self._student_sources(nb, nbg)
         delegated, dynamic = scan(sources, forbidden, protected)
+        room, room_problem, key = self._clean_room(nb, nbg, found)
+        from . import cases
+        previous = cases.use_key(key)          # the reference runs on the room's inputs
+        try:
+            self._judge_cells(nb, found, room, room_problem, delegated, dynamic)
+        finally:
+            cases.use_key(previous)
+        return nb, resources
+
+    def _clean_room(self, nb, nbg, found):
+        """({exercise: results}, a problem sentence or "", the submission's key) from the clean room."""
+        from . import cleanroom, cases, grading_dir
+        secret = self.secret or cleanroom.grading_secret(grading_dir())
+        exercises = sorted({v.exercise for v in found.values()})
+        results, cell_errors, problems = cleanroom.results(nb, self._release_cells(nbg), exercises, secret)
+        key = cases.submission_key(secret, cleanroom.digest(cleanroom.answer_cells(nb)))
+        self._cell_errors = cell_errors
+        return results, "; ".join(problems), key
+
+    @staticmethod
+    def _release_cells(nbg):
+        """The instructor's code cells (not answer cells) of the released notebook."""
+        import json
+        import os
+        from . import COURSE, SOLUTIONS
+        for folder in (COURSE, SOLUTIONS):
+            path = os.path.join(folder, nbg.get("assignment") or "", f"{nbg.get('notebook')}.ipynb")
+            try:
+                with open(path, encoding="utf-8") as f:
+                    return ["".join(c["source"]) for c in json.load(f)["cells"]
+                            if c["cell_type"] == "code" and not c["metadata"].get("nbgrader", {}).get("solution")]
+            except (OSError, ValueError, KeyError):
+                continue
+        return ["import numpy as np", "import deeptrain as dt\ntf = dt.setup()\nkeras = tf.keras"]
+
+    def _judge_cells(self, nb, found, room, room_problem, delegated, dynamic):
+        from nbformat.notebooknode import NotebookNode
+        from nbgrader.utils import is_solution
+        from . import verdicts as V
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {}) if "nbgrader" in cell.metadata else {}
             verdict = found.get(meta.get("grade_id"))
             if (cell.cell_type != "code" or not is_grade(cell) or is_solution(cell) or verdict is None
                     or not _COLLECT.search(cell.source)):
                 continue
-            results, problem, errors = self._results(cell, verdict)
+            results, problem, errors = self._room_results(cell, verdict, room, room_problem)
             judgement = V.judge(verdict, results, delegated)
             notes = [o for o in cell.outputs if o.get("output_type") == "stream"
                      and str(o.get("text", "")).startswith("[grader]")]
@@ -176,7 +220,6 @@ class JudgeResults(NbGraderPreprocessor):
                             + notes
                             + [NotebookNode(output_type="stream", name="stdout", text=f) for f in flags]
                             + ([NotebookNode(output_type="stream", name="stdout", text=shown)] if shown else []))
-        return nb, resources
 
     @staticmethod
     def _kernel_output(cell, limit=20_000):
@@ -201,6 +244,20 @@ class JudgeResults(NbGraderPreprocessor):
         if len(text) > limit:
             text = text[: limit // 2] + "\n... cut by the grader ...\n" + text[-limit // 2:]
         return "Output of the code in this cell (not graded):\n" + text + ("" if text.endswith("\n") else "\n")
+
+    def _room_results(self, cell, verdict, room, room_problem):
+        """(results or None, a problem to report or None, the kernel's error in this cell in one line or "")."""
+        errors = "; ".join(f"{o.get('ename')}: {_ANSI.sub('', str(o.get('evalue', '')))[:300]}"
+                           for o in cell.outputs if o.get("output_type") == "error")
+        results = room.get(verdict.exercise)
+        if results is None:   # the grader's own failure: a human must look
+            from nbformat.notebooknode import NotebookNode
+            why = room_problem or "the clean room returned none"
+            cell.outputs.append(NotebookNode(output_type="stream", name="stdout",
+                                             text=f"[grader] needs a look: no results from the clean room: {why}\n"))
+            return None, f"no results reached the grader: {why}", errors
+        # A function missing after the answer cells ran says why in its own record (room.py).
+        return results, None, errors
 
     @staticmethod
     def _results(cell, verdict):

@@ -101,6 +101,7 @@ def cases(table):
         for label, args, kwargs in table():
             out[label] = isolated(label, lambda: call(fn, *args, **kwargs)[0])
         return out
+    runner.per_case = True      # the clean room runs each case in a fresh process
     return runner
 
 
@@ -135,6 +136,7 @@ def trajectory_runner(paths):
         for label, theta0, grad_fn, n, hp in paths():
             out.update(isolated(label, lambda: one_path(label, theta0, grad_fn, n, hp, fn), steps=True))
         return out
+    runner.per_case = True
     return runner
 
 

@@ -1,22 +1,19 @@
-"""Kernel side of grading: run the student's functions on the test inputs and hand over results.
+"""Calling a student's function on one case and describing what happened, as JSON.
 
-During autograding, each test cell starts with a hidden part such as
+Used by the clean room (``autograder/room.py``, a fresh sandboxed process that runs only the
+submission's answer cells) and by the grader's process, which runs ``deeptrain.reference`` on the
+same inputs (``autograder/cases``). ``call`` returns a record: the returned value (arrays as base64
+float64 with dtype and shape, never pickle), the exception if one was raised, whether the inputs
+were changed in place, the warnings emitted. Nothing here decides a grade.
 
-    from deeptrain.harvest import collect
-    collect("07.adam_adamw", globals())
-
-It builds the exercise's inputs from fixed seeds (``deeptrain.harvest_cases``), calls the
-student's functions on them, and displays what came back as one output of the private
-mimetype ``MIME``: a JSON document with, per function and per case, the returned value (arrays
-as base64 float64, never pickle), the original dtype and shape, the exception if one was
-raised, whether the inputs were changed in place, and the warnings emitted.
-
-Nothing here decides a grade, and nothing here imports ``deeptrain.reference`` (it is not in
-the grading kernel's library). The grader rebuilds the same inputs in its own process, runs
-``deeptrain.reference`` on them, and judges (``autograder/verdicts``). Whatever the kernel
-changes here can only change what the grader receives, never how it judges.
+Every function of the standard library, NumPy and builtins this module relies on is bound here
+when it is imported, before any student code runs: a student's answer cell that replaces
+``json.dumps``, ``copy.deepcopy``, ``np.asarray``, ``np.array_equal``, ``warnings.catch_warnings``
+or ``builtins.isinstance`` changes nothing here (reaching this module's own names is tampering
+with the grader's code, which the static scan flags).
 """
 import base64
+import builtins
 import copy
 import json
 import time
@@ -29,35 +26,46 @@ MIME = "application/vnd.deeptrain.results+json"
 MAX_ELEMENTS = 200_000      # per array; larger results are summarised, not sent
 MAX_ITEMS = 5000            # per list or dict
 
+# Bound once, at import (see the module's docstring).
+_isinstance, _type, _str, _bool, _int, _len, _list, _dict, _zip, _enumerate, _any, _all, _repr = (
+    builtins.isinstance, builtins.type, builtins.str, builtins.bool, builtins.int, builtins.len, builtins.list,
+    builtins.dict, builtins.zip, builtins.enumerate, builtins.any, builtins.all, builtins.repr)
+_Exception = builtins.Exception
+_asarray, _ascontiguousarray, _array_equal, _shape = np.asarray, np.ascontiguousarray, np.array_equal, np.shape
+_ndarray, _generic, _bool_, _errstate = np.ndarray, np.generic, np.bool_, np.errstate
+_b64encode, _b64decode, _deepcopy, _perf = base64.b64encode, base64.b64decode, copy.deepcopy, time.perf_counter
+_catch_warnings, _simplefilter, _extract_tb = warnings.catch_warnings, warnings.simplefilter, traceback.extract_tb
+_tobytes = np.ndarray.tobytes
+
 
 # --- encoding -----------------------------------------------------------------------------
 
 def encode(x, _depth=0):
     """A JSON-able description of x: arrays as base64 float64 with dtype and shape."""
     if _depth > 6:
-        return {"type": type(x).__name__, "note": "nested too deeply"}
+        return {"type": _type(x).__name__, "note": "nested too deeply"}
     if x is None:
         return None
-    if isinstance(x, (bool, np.bool_)):
-        return {"bool": bool(x)}
-    if isinstance(x, str):
-        return {"str": x[:2000]}
-    if isinstance(x, dict):
-        return {"dict": {str(k): encode(v, _depth + 1) for k, v in list(x.items())[:MAX_ITEMS]},
-                "type": type(x).__name__}
-    if isinstance(x, (list, tuple)):
-        return {"list": [encode(v, _depth + 1) for v in list(x)[:MAX_ITEMS]], "type": type(x).__name__}
+    if _isinstance(x, (_bool, _bool_)):
+        return {"bool": _bool(x)}
+    if _isinstance(x, _str):
+        return {"str": _str.__str__(x)[:2000]}
+    if _isinstance(x, _dict):
+        return {"dict": {_str(k): encode(v, _depth + 1) for k, v in _list(_dict.items(x))[:MAX_ITEMS]},
+                "type": _type(x).__name__}
+    if _isinstance(x, (_list, tuple)):
+        return {"list": [encode(v, _depth + 1) for v in _list(x)[:MAX_ITEMS]], "type": _type(x).__name__}
     try:
-        a = np.asarray(x)
-    except Exception as e:  # an object whose conversion fails
-        return {"type": type(x).__name__, "error": f"{type(e).__name__}: {e}"[:500]}
+        a = _asarray(x)
+    except _Exception as e:  # an object whose conversion fails
+        return {"type": _type(x).__name__, "error": f"{_type(e).__name__}: {e}"[:500]}
     if a.dtype.kind not in "biuf":
-        return {"type": type(x).__name__, "dtype": str(a.dtype)}
+        return {"type": _type(x).__name__, "dtype": _str(a.dtype)}
     if a.size > MAX_ELEMENTS:
-        return {"type": type(x).__name__, "dtype": str(a.dtype), "shape": list(a.shape), "note": "too large"}
-    data = np.ascontiguousarray(a, dtype="<f8")
-    return {"array": base64.b64encode(data.tobytes()).decode("ascii"), "shape": list(a.shape),
-            "dtype": str(a.dtype), "type": type(x).__name__}
+        return {"type": _type(x).__name__, "dtype": _str(a.dtype), "shape": _list(a.shape), "note": "too large"}
+    data = _ascontiguousarray(a, dtype="<f8")
+    return {"array": _b64encode(_tobytes(data)).decode("ascii"), "shape": [_int(n) for n in a.shape],
+            "dtype": _str(a.dtype), "type": _type(x).__name__}
 
 
 def decode(v):
@@ -95,20 +103,20 @@ class Opaque:
 
 def _same(a, b):
     """True when b (a snapshot) still equals a, for arrays, lists, dicts and scalars."""
-    if isinstance(a, dict) or isinstance(b, dict):
-        return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys()
-                and all(_same(a[k], b[k]) for k in a))
-    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
-        return (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b)
-                and all(_same(x, y) for x, y in zip(a, b)))
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+    if _isinstance(a, _dict) or _isinstance(b, _dict):
+        return (_isinstance(a, _dict) and _isinstance(b, _dict) and _dict.keys(a) == _dict.keys(b)
+                and _all(_same(a[k], b[k]) for k in a))
+    if _isinstance(a, (_list, tuple)) or _isinstance(b, (_list, tuple)):
+        return (_isinstance(a, (_list, tuple)) and _isinstance(b, (_list, tuple)) and _len(a) == _len(b)
+                and _all(_same(x, y) for x, y in _zip(a, b)))
+    if _isinstance(a, _ndarray) or _isinstance(b, _ndarray):
         try:
-            return np.shape(a) == np.shape(b) and bool(np.array_equal(a, b, equal_nan=True))
+            return _shape(a) == _shape(b) and _bool(_array_equal(a, b, equal_nan=True))
         except TypeError:
             return False
     try:
-        return bool(a == b) or (a != a and b != b)
-    except Exception:
+        return _bool(a == b) or (a != a and b != b)
+    except _Exception:
         return a is b
 
 
@@ -118,16 +126,16 @@ _NOT_TRACKED = object()
 def _snapshot(x):
     """A deep copy of plain data (arrays, numbers, lists, dicts); other objects (a Keras model)
     are not tracked for changes."""
-    plain = (np.ndarray, np.generic, int, float, complex, bool, str, bytes, type(None), list, tuple, dict)
-    if not isinstance(x, plain):
+    plain = (_ndarray, _generic, _int, float, complex, _bool, _str, bytes, _type(None), _list, tuple, _dict)
+    if not _isinstance(x, plain):
         return _NOT_TRACKED
-    if isinstance(x, (list, tuple, dict)):
-        items = x.values() if isinstance(x, dict) else x
-        if any(_snapshot(v) is _NOT_TRACKED for v in items):
+    if _isinstance(x, (_list, tuple, _dict)):
+        items = _dict.values(x) if _isinstance(x, _dict) else x
+        if _any(_snapshot(v) is _NOT_TRACKED for v in items):
             return _NOT_TRACKED
     try:
-        return copy.deepcopy(x)
-    except Exception:
+        return _deepcopy(x)
+    except _Exception:
         return _NOT_TRACKED
 
 
@@ -139,32 +147,32 @@ def call(fn, *args, **kwargs):
     "seconds". Returns (record, value) where value is the raw return (None on error).
     """
     snapshot_args = [_snapshot(a) for a in args]
-    snapshot_kw = {k: _snapshot(v) for k, v in kwargs.items()}
+    snapshot_kw = {k: _snapshot(v) for k, v in _dict.items(kwargs)}
     record = {"out": None, "error": None, "mutated": [], "warnings": []}
     value = None
-    start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        with np.errstate(over="warn", divide="warn", invalid="warn", under="ignore"):
+    start = _perf()
+    with _catch_warnings(record=True) as caught:
+        _simplefilter("always")
+        with _errstate(over="warn", divide="warn", invalid="warn", under="ignore"):
             try:
                 value = fn(*args, **kwargs)
-            except Exception as e:  # the student's error is a result like any other
-                tb = traceback.extract_tb(e.__traceback__)
+            except _Exception as e:  # the student's error is a result like any other
+                tb = _extract_tb(e.__traceback__)
                 where = f" (line {tb[-1].lineno})" if tb else ""
-                record["error"] = f"{type(e).__name__}: {e}"[:600] + where
-    record["seconds"] = time.perf_counter() - start
-    record["warnings"] = [f"{w.category.__name__}: {w.message}"[:300] for w in caught[:5]]
-    for i, (a, s) in enumerate(zip(args, snapshot_args)):
+                record["error"] = f"{_type(e).__name__}: {e}"[:600] + where
+    record["seconds"] = _perf() - start
+    record["warnings"] = [f"{w.category.__name__}: {w.message}"[:300] for w in _list(caught)[:5]]
+    for i, (a, s) in _enumerate(_zip(args, snapshot_args)):
         if s is not _NOT_TRACKED and not _same(a, s):
             record["mutated"].append(i)
-    for k, s in snapshot_kw.items():
+    for k, s in _dict.items(snapshot_kw):
         if s is not _NOT_TRACKED and not _same(kwargs[k], s):
             record["mutated"].append(k)
     if record["error"] is None:
         try:
             record["out"] = encode(value)
-        except Exception as e:
-            record["error"] = f"the returned value could not be read: {type(e).__name__}: {e}"[:600]
+        except _Exception as e:
+            record["error"] = f"the returned value could not be read: {_type(e).__name__}: {e}"[:600]
     return record, value
 
 
@@ -177,29 +185,11 @@ def run(exercise, functions):
 
 
 def collect(exercise, namespace=None, **functions):
-    """Run the student's functions on the exercise's cases and display the results for the grader
-    (in the kernel; transitional: the cases are the old fixed ones of deeptrain.harvest_cases)."""
-    from . import harvest_cases
-    names = harvest_cases.EXERCISES[exercise].functions
-    found = {name: value for name, value in dict(namespace or {}).items() if name in names}
-    found.update(functions)
-    spec = harvest_cases.EXERCISES[exercise]
-    results = {}
-    for name in spec.functions:
-        fn = found.get(name)
-        if fn is None or not callable(fn):
-            results[name] = {"__missing__": {"error": f"NameError: {name} is not defined (or not a function)",
-                                              "out": None, "mutated": [], "warnings": []}}
-            continue
-        try:
-            results[name] = spec.functions[name](fn, found)
-        except Exception as e:
-            results[name] = {"__runner__": {"error": f"{type(e).__name__}: {e}"[:600], "out": None,
-                                            "mutated": [], "warnings": []}}
-    payload = json.dumps({"exercise": exercise, "version": 1, "results": results})
-    try:
-        from IPython.display import display
-        display({MIME: payload, "text/plain": f"[results of {exercise} handed to the grader]"}, raw=True)
-    except ImportError:
-        print(payload)
+    """Does nothing; kept so that the test cells of released notebooks stay valid.
+
+    Test cells start with a hidden ``collect("NN.exercise", globals())``. The grader reads nothing
+    from the student's kernel: it runs the submission's answer cells again in a clean room of its
+    own (``autograder/cleanroom.py``) on inputs drawn from a secret, and judges what comes back.
+    The line only marks the test cell that holds an exercise's verdict.
+    """
     return None

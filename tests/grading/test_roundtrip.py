@@ -20,11 +20,15 @@ NOISY = '''
 def _noisy(f):
     """Wrap f so that every call makes Keras warn and writes a warning to stderr."""
     import functools, warnings
-    import tensorflow as _tf
+    try:   # a NumPy exercise's clean room has no TensorFlow (autograder/cleanroom.py)
+        import tensorflow as _tf
+    except ImportError:
+        _tf = None
 
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
-        _tf.keras.layers.Dense(1, input_shape=(1,))          # Keras: "Do not pass an input_shape"
+        if _tf is not None:
+            _tf.keras.layers.Dense(1, input_shape=(1,))      # Keras: "Do not pass an input_shape"
         warnings.warn("student code: this answer is noisy but correct", UserWarning)
         return f(*args, **kwargs)
     return wrapper
