@@ -141,6 +141,17 @@ class ResilientExecute(Execute):
         return [f"{MARK} Before this test ran, the grader undid changes that code in this notebook made to: "
                 f"{shown}. The test used the real functions.\n"]
 
+    def _secrets_notes(self):
+        """A [grader] line, the first time the kernel opened the decoy Jupyter runtime files that the
+        sandbox shows where the grading account's real ones are (autograder/sandbox.py)."""
+        touched = self.km.secrets_touched() if hasattr(self.km, "secrets_touched") else []
+        if not touched or getattr(self, "_secrets_seen", None) is self.km:
+            return []
+        self._secrets_seen = self.km
+        return [f"{MARK} Code in this cell looked for the grading account's Jupyter server: it listed or read "
+                f"decoys ({', '.join(touched)}) where Jupyter keeps its login tokens. The sandbox hides the real "
+                "ones and has no network; this submission needs a manual review.\n"]
+
     def _load_bindings(self, resources):
         """Module names bound by the instructor's cells of this notebook's source."""
         self._bindings = {}
@@ -230,6 +241,7 @@ class ResilientExecute(Execute):
                     cell.outputs = [o for o in cell.outputs if o.get("ename") != "CellTimeoutError"] + [
                         _error("CellTimeout", f"This cell did not finish within {self._cell_timeout(cell)} s "
                                "and was interrupted (an infinite loop, or far too slow).")]
+                notes += self._secrets_notes()
                 if notes:
                     cell.outputs.insert(0, NotebookNode(output_type="stream", name="stdout", text="".join(notes)))
                 self._ran.add(index)
