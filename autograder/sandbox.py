@@ -101,10 +101,11 @@ def _under(path, parent):
 # --- isolation with bubblewrap ------------------------------------------------------------
 
 def bwrap_argv(cmd, hide=(), expose_rw=(), expose_ro=(), tmp_size=512 * 1024 ** 2, network=False,
-               info_fd=None, cwd=None):
+               info_fd=None, cwd=None, decoys=()):
     """The bubblewrap command running cmd isolated (see the module's docstring). Order matters:
     bwrap applies its mounts in argument order, so the hiding tmpfs' come before the exposed
-    folders (mounted on top of them), and a hidden path inside an exposed folder is hidden again."""
+    folders (mounted on top of them), and a hidden path inside an exposed folder is hidden again.
+    decoys: (folder, where) pairs: folder is mounted writable at where (see plant_decoys)."""
     out = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--new-session", "--as-pid-1",
            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--cap-drop", "ALL"]
     if not network:
@@ -137,8 +138,11 @@ def bwrap_argv(cmd, hide=(), expose_rw=(), expose_ro=(), tmp_size=512 * 1024 ** 
     for path in hidden:
         if any(_under(path, e) and path != e for e in expose):
             out += cover(path)
-    for path in hidden:
-        if os.path.isdir(path) and not any(_under(path, e) for e in expose):
+    decoys = [(folder, where) for folder, where in decoys if os.path.isdir(folder) and os.path.isabs(where)]
+    for folder, where in decoys:   # writable: a read-only mount would not record the access time
+        out += ["--bind", folder, where]
+    for path in hidden:   # last: bwrap creates the mount points above inside these
+        if os.path.isdir(path) and path not in expose and path not in {where for _, where in decoys}:
             out += ["--remount-ro", path]
     return out + ["--chdir", cwd or os.getcwd(), "--", *cmd]
 
@@ -391,6 +395,7 @@ def _parser():
     p.add_argument("--expose", action="append", default=[], help="stays writable")
     p.add_argument("--expose-ro", action="append", default=[])
     p.add_argument("--network", action="store_true", help="keep the host's network (grading never does)")
+    p.add_argument("--decoy", action="append", default=[], help="FOLDER=WHERE: a decoy folder shown at WHERE")
     p.add_argument("--no-isolation", action="store_true")
     p.add_argument("--backend", choices=["bwrap", "ctypes"], default="bwrap", help=argparse.SUPPRESS)
     p.add_argument("--status", default=None, help="JSON status file")
@@ -457,7 +462,8 @@ def main(argv=None):
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         if backend == "bwrap":   # bwrap writes {"child-pid": ...} on the pipe, then closes it
             os.set_inheritable(write, True)
-            run = bwrap_argv(cmd, hide, expose_rw, args.expose_ro, args.tmp_size, args.network, info_fd=write)
+            run = bwrap_argv(cmd, hide, expose_rw, args.expose_ro, args.tmp_size, args.network, info_fd=write,
+                             decoys=[d.split("=", 1) for d in args.decoy if "=" in d])
             os.execv(run[0], run)
         os.close(write)
         os.execvp(cmd[0], cmd)
@@ -533,12 +539,13 @@ def _supervise(args, pid, kernel, parent, backend, report):
 # --- for other sandboxed processes of the grader (the clean-room judge) ------------------
 
 def sandbox_argv(cmd, *, scratch, hide=(), expose_rw=(), expose_ro=(), network=False, memory=3 * GiB,
-                 address_space=8 * GiB, cpu=600, status=None, isolation=True):
+                 address_space=8 * GiB, cpu=600, status=None, isolation=True, decoy=None):
     """The command that runs cmd (a list) under this launcher: limits, status file, and isolated
     (no network unless network=True; the grading account's secrets and the hide paths covered;
     scratch, the current folder and expose_rw writable, expose_ro and the Python installation
     readable). Run it with the environment of private_env(scratch). Inherited file descriptors
-    (pipes) stay open in cmd: use one as the channel to the grader."""
+    (pipes) stay open in cmd: use one as the channel to the grader. decoy: a folder made by
+    plant_decoys, shown where the account's Jupyter runtime files are (decoys_touched tells)."""
     out = [sys.executable, os.path.abspath(__file__), "--memory", str(memory), "--address-space",
            str(address_space), "--cpu", str(cpu), "--expose", os.path.abspath(scratch)]
     if status:
@@ -553,7 +560,68 @@ def sandbox_argv(cmd, *, scratch, hide=(), expose_rw=(), expose_ro=(), network=F
         out += ["--expose", os.path.abspath(path)]
     for path in list(expose_ro) + [d for d in [data_dir()] if d]:   # the data private_env points to
         out += ["--expose-ro", os.path.abspath(path)]
+    if decoy:
+        out += [f"--decoy={os.path.abspath(decoy)}={where}" for where in runtime_dirs()]
     return out + ["--", *cmd]
+
+
+# --- decoys: the attempt to reach the account's Jupyter server is seen, not only blocked ---------
+
+def runtime_dirs():
+    """Where Jupyter keeps the grading account's runtime files (``jpserver-*.json`` with the server's
+    token, ``kernel-*.json``): $JUPYTER_RUNTIME_DIR or its default below the account's home."""
+    out = {os.path.join(os.path.expanduser("~"), ".local", "share", "jupyter", "runtime")}
+    try:
+        from jupyter_core.paths import jupyter_runtime_dir
+        out.add(jupyter_runtime_dir())
+    except Exception:
+        pass
+    return sorted(os.path.realpath(p) for p in out if os.path.isabs(p))
+
+
+def plant_decoys(folder):
+    """Fill folder with a believable Jupyter runtime folder (a server's ``jpserver-*.json`` with a
+    token, a kernel connection file) that nothing legitimate in a kernel ever opens. Returns the
+    stamps to give decoys_touched."""
+    import secrets
+    port, token = 8888, secrets.token_hex(24)
+    server = {"base_url": "/", "hostname": "127.0.0.1", "password": False, "pid": 4242, "port": port,
+              "root_dir": os.path.expanduser("~"), "secure": False, "sock": "", "token": token,
+              "url": f"http://127.0.0.1:{port}/", "version": "2.14.2"}
+    kernel = {"shell_port": 50001, "iopub_port": 50002, "stdin_port": 50003, "control_port": 50004,
+              "hb_port": 50005, "ip": "127.0.0.1", "key": secrets.token_hex(16), "transport": "tcp",
+              "signature_scheme": "hmac-sha256", "kernel_name": "python3"}
+    for name, data in (("jpserver-4242.json", server), ("kernel-4d1c0e5b.json", kernel)):
+        with open(os.path.join(folder, name), "w") as f:
+            json.dump(data, f, indent=2)
+    with open(os.path.join(folder, "jpserver-4242-open.html"), "w") as f:
+        f.write(f'<meta http-equiv="refresh" content="1;url=http://127.0.0.1:{port}/tree?token={token}">')
+    # Access times older than the files: the next listing or read updates them (relatime).
+    names = sorted(os.listdir(folder))
+    for name in names + [""]:
+        st = os.stat(os.path.join(folder, name))
+        os.utime(os.path.join(folder, name), ns=(st.st_mtime_ns - 10 ** 9, st.st_mtime_ns))
+    return _stamps(folder, names)
+
+
+def _stamps(folder, names):
+    """(atime, mtime, ctime) of folder ("") and of names in it; never lists folder (that would
+    update its access time)."""
+    out = {}
+    for name in [""] + list(names):
+        try:
+            st = os.stat(os.path.join(folder, name))
+            out[name] = (st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns)
+        except OSError:
+            out[name] = None
+    return out
+
+
+def decoys_touched(folder, stamps):
+    """The decoys that were listed, read or changed since plant_decoys (access times: the file
+    system must record them, as Linux's default relatime does)."""
+    now = _stamps(folder, [name for name in stamps if name])
+    return [name or "the folder's listing" for name in sorted(stamps) if stamps[name] != now[name]]
 
 
 def private_env(scratch, env=None):
@@ -722,6 +790,8 @@ if AsyncKernelManager is not object:
                           ).tag(config=True)
 
         scratch = None
+        _decoy = None
+        _decoy_stamps = None
 
         @property
         def status_file(self):
@@ -761,11 +831,23 @@ if AsyncKernelManager is not object:
             kw["stdout"] = subprocess.DEVNULL
             self._log = open(os.path.join(self.scratch, "kernel.log"), "ab")
             kw["stderr"] = self._log
+            # Decoy runtime files where the account's real ones are (hidden): a kernel that opens them is
+            # hunting for the grader's Jupyter server, and the grader says so (secrets_touched).
+            if self._decoy is None:
+                self._decoy = tempfile.mkdtemp(prefix="deeptrain-decoy-")
+            self._decoy_stamps = plant_decoys(self._decoy)
             wrapper = sandbox_argv(kernel_cmd, scratch=self.scratch, hide=self.hide, expose_rw=self.expose,
                                    expose_ro=list(self.expose_ro) + pythonpath, memory=self.memory_limit,
                                    address_space=self.address_space_limit, cpu=self.cpu_limit,
-                                   status=self.status_file, isolation=self.isolation)
+                                   status=self.status_file, isolation=self.isolation, decoy=self._decoy)
             return wrapper, kw
+
+        def secrets_touched(self):
+            """The decoy Jupyter runtime files this kernel listed or read so far ([] if none, or not
+            isolated): it went looking for the grading account's server tokens."""
+            if self._decoy is None or not self.sandbox_status().get("isolation", "").startswith("namespaces"):
+                return []
+            return decoys_touched(self._decoy, self._decoy_stamps)
 
         async def _async_cleanup_resources(self, restart=False):
             await super()._async_cleanup_resources(restart=restart)
@@ -773,6 +855,8 @@ if AsyncKernelManager is not object:
                 if getattr(self, "_log", None):
                     self._log.close()
                 shutil.rmtree(self.scratch, ignore_errors=True)
+            if not restart and self._decoy:
+                shutil.rmtree(self._decoy, ignore_errors=True)
 
         cleanup_resources = _async_cleanup_resources
 
