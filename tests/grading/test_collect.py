@@ -239,3 +239,28 @@ def test_released_and_solution_notebooks_pass_the_precheck_untouched(name):
 ])
 def test_scan_flags_tampering_but_not_ordinary_keras_code(code, flagged):
     assert bool(scan_source(code)) == flagged, scan_source(code)
+
+
+def test_only_submitted_modules_are_prechecked_fast(tmp_path):
+    """`precheck` reads the releases of course/ (no nbgrader generate_assignment: main 569514d
+    spent 81 s here under load, 121-220 s on a 6-file class) and only for the modules someone
+    submitted; collecting tells which those are (grade builds templates for them only)."""
+    import time
+    from autograder.collect import collect, submitted_names
+    from autograder.precheck import precheck_report
+    for student, name in (("ann", NAME), ("bob", "07_optimizers"), ("cy", NAME)):
+        folder = tmp_path / "subs" / student
+        folder.mkdir(parents=True)
+        data = open(os.path.join(COURSE, name, f"{name}.ipynb"), "rb").read()
+        (folder / ("Untitled.ipynb" if student == "cy" else f"{name}.ipynb")).write_bytes(data)
+    col = collect(str(tmp_path / "subs"), assignments())
+    assert submitted_names(col, assignments()) == [NAME, "07_optimizers"]
+    lines = []
+    start = time.time()
+    assert precheck_report(str(tmp_path / "subs"), log=lines.append) == 0
+    seconds = time.time() - start
+    print(lines, f"{seconds:.2f} s")
+    assert seconds < 2.0 * 3, f"precheck took {seconds:.1f} s for 3 notebooks"   # about a second a notebook, under load
+    assert not any("02_initialization" in line for line in lines)                  # not submitted: not listed
+    assert lines[:3] == ["ann:", f"  {NAME}: ok", "  07_optimizers: missing"]
+    assert any(line.startswith(f"  {NAME}: repaired: file named 'Untitled.ipynb'") for line in lines)
