@@ -46,7 +46,20 @@ def _gradient_norm_cases():
         ("a float64 model 5 -> 4 (tanh, no bias) -> 3 (logits), sparse crossentropy from logits",
          dense_stack(13, [5, 4, 3], ["tanh", "linear"], use_bias=[False, True]), rng.normal(size=(7, 5)),
          rng.integers(0, 3, 7), "sparse_logits"),
+        _dropout_case(),
     ]
+
+
+DROPOUT = "a model 6 -> 8 (relu) -> Dropout(0.5) -> 3, mean squared error: training=True switches the dropout on"
+
+
+def _dropout_case():
+    """A model in which training=True matters: with it the Dropout layer drops half the units (new norms at
+    each call), without it the layer is the identity (the grader's reference gives those inference norms)."""
+    rng = case_rng("01.layer_gradient_norms", "layer_gradient_norms", DROPOUT)
+    d = dense_stack(14, [6, 8, 3], ["relu", "linear"])
+    d["layers"] = [d["layers"][0], ("Dropout", 0.5), d["layers"][1]]
+    return DROPOUT, d, rng.normal(size=(32, 6)), rng.normal(size=(32, 3)), "mse"
 
 
 def _gradient_norm_runner(fn, functions):

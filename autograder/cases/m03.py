@@ -24,8 +24,22 @@ def _activation_cases(alphas=(), large=False, near_zero=False):
     return table
 
 
+TAILS = "large |z|: [-1e4, -800, -745, -710, 710, 745, 800, 1e4] and 8 draws in [-745, -709]"
+
+
+def _tails(function):
+    """Where exp(-z) or exp(z) overflows but the value does not: swish(-710) = -710 * sigmoid(-710) is about
+    -3e-306, a naive z / (1 + exp(-z)) gives -0 (its warning silenced or not)."""
+    def table():
+        rng = case_rng("03.gelu_swish_mish", function, TAILS)
+        z = np.concatenate([[-1e4, -800.0, -745.0, -710.0, 710.0, 745.0, 800.0, 1e4], rng.uniform(-745, -709, 8)])
+        return [(TAILS, (z,), {})]
+    return table
+
+
 def _swish_cases():
-    return _activation_cases()() + [("z in [-5, 5], beta=2.5", (np.linspace(-5, 5, 11),), {"beta": 2.5})]
+    return (_activation_cases()() + [("z in [-5, 5], beta=2.5", (np.linspace(-5, 5, 11),), {"beta": 2.5})]
+            + _tails("swish")())
 
 
 exercise("03.leaky_relu", leaky_relu=cases(_activation_cases((0.01, 0.3))),
@@ -34,7 +48,7 @@ exercise("03.elu_selu", elu=cases(_activation_cases((0.5, 2.0), large=True, near
          elu_grad=cases(_activation_cases((0.5, 2.0), large=True)),
          selu=cases(_activation_cases((), large=True, near_zero=True)))
 exercise("03.gelu_swish_mish", gelu=cases(_activation_cases()), swish=cases(_swish_cases),
-         mish=cases(_activation_cases()))
+         mish=cases(lambda: _activation_cases()() + _tails("mish")()))
 
 
 def _dead_relu_cases():

@@ -1,7 +1,10 @@
 """Verdicts of 01_unstable_gradients: sigmoid, sigmoid_derivative, forward_variances, layer_gradient_norms."""
+import numpy as np
+
+from autograder.cases.m01 import DROPOUT
 from deeptrain import reference
 
-from . import Check, Verdict, dtype, matches
+from . import Check, Verdict, describe, dtype, matches, out
 from .models import numpy_builder
 
 TAILS = "both tails: z = +-[30, 37, 40, 100, 700]"
@@ -50,6 +53,20 @@ forward_variances = Verdict(
               matches([CALLABLE], rtol=1e-7), "callable"),
     ])
 
+def _in_training(got, want):
+    """Test: on the model with dropout, the norms are those of a training pass: finite, one per kernel, and
+    not the inference norms (which the reference gives: it has no dropout masks to draw)."""
+    g = got.get(DROPOUT)
+    if not g or g.get("error"):
+        yield f"case {DROPOUT}: " + (f"raised {g['error']}" if g else "not run")
+        return
+    norms, inference = np.asarray(out(g), dtype=np.float64), np.asarray(out(want[DROPOUT]), dtype=np.float64)
+    if norms.shape != inference.shape or not np.all(np.isfinite(norms)):
+        yield f"case {DROPOUT}: expected {inference.size} finite norms, got {describe(out(g))}"
+    elif np.allclose(norms, inference, rtol=1e-6, atol=1e-12):
+        yield f"case {DROPOUT}: the norms are those of the model at inference (dropout off): {norms.round(6).tolist()}"
+
+
 def _gradient_norms_reference(model, X, y, loss_fn):
     return reference.layer_gradient_norms(model, X, y, loss_fn)
 
@@ -59,9 +76,12 @@ gradient_norms = Verdict(
     reference={"layer_gradient_norms": _gradient_norms_reference, "_grader_model_builder": numpy_builder},
     forbidden={"layer_gradient_norms": {"layer_gradient_norms"}},
     checks=[
-        Check("layer_gradient_norms", 2.5, "one L2 norm of d loss / d kernel per layer with a kernel, input to output "
+        Check("layer_gradient_norms", 2.0, "one L2 norm of d loss / d kernel per layer with a kernel, input to output "
               "(tf.GradientTape on loss_fn(y, model(X, training=True)), then tf.norm of each kernel's gradient)",
-              matches(rtol=1e-6, atol=1e-12), "values"),
+              matches(lambda c: c != DROPOUT, rtol=1e-6, atol=1e-12), "values"),
+        Check("layer_gradient_norms", 0.5, "call the model with training=True, as in training: with a Dropout layer the "
+              "gradients are those of the thinned network, not of the model at inference", _in_training, "training",
+              after="values"),
         Check("layer_gradient_norms", 0.5, "return a NumPy float64 array", dtype("float64"), "float64"),
     ])
 

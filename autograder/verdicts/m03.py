@@ -1,4 +1,5 @@
 """Verdicts of 03_activations: the nonsaturating activations, two derivatives, dead_relu_fraction."""
+from autograder.cases.m03 import TAILS
 from deeptrain import reference
 
 from . import Check, Verdict, dtype, matches, returns_type
@@ -90,14 +91,20 @@ gelu = Verdict(
     exercise="03.gelu_swish_mish", cell="test_gelu_swish_mish",
     reference={"gelu": reference.gelu, "swish": reference.swish, "mish": reference.mish},
     forbidden={"gelu": {"gelu", "GELU", "Gelu"}, "swish": {"swish", "silu", "Swish", "SiLU", "hard_swish"},
-               "mish": {"mish", "Mish"}},
+               "mish": {"mish", "Mish", "softplus", "Softplus", "log_expit"}},    # NumPy only: no library softplus
     checks=[
         _values("gelu", 0.75, "gelu(z) = z / 2 * (1 + erf(z / sqrt(2))), the exact (erf) form, not the tanh approximation"),
         _float64("gelu", 0.25),
-        _values("swish", 0.5, "swish(z) = z * sigmoid(beta * z)"),
+        _values("swish", 0.25, "swish(z) = z * sigmoid(beta * z)", exclude=(TAILS,)),
+        Check("swish", 0.25, "swish overflowed for large |z| (its tail values are wrong: swish(-710) is about -3e-306): "
+              "compute sigmoid(beta * z) without overflow, from exp(-|beta z|)", matches([TAILS], rtol=1e-7, atol=0.0),
+              "overflow", after="values"),
         _parameter("swish", 0.25, "use the beta given: swish(z) = z * sigmoid(beta * z)", "beta", "beta"),
         _float64("swish", 0.25),
-        _values("mish", 0.75, "mish(z) = z * tanh(softplus(z)), softplus(z) = log(1 + exp(z))"),
+        _values("mish", 0.5, "mish(z) = z * tanh(softplus(z)), softplus(z) = log(1 + exp(z))", exclude=(TAILS,)),
+        Check("mish", 0.25, "mish overflowed for large |z| (inf or nan in its tails): compute softplus without overflow, "
+              "e.g. np.logaddexp(0, z) or np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))",
+              matches([TAILS], rtol=1e-7, atol=1e-300), "overflow", after="values"),
         _float64("mish", 0.25),
     ])
 

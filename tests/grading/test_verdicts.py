@@ -33,7 +33,7 @@ def _round_trip(results):
 
 # Exercises judged on what a Keras object did in the kernel (a layer's kernel, a training step): their
 # results are produced here with Keras as the kernel would, the reference side needs none.
-KERAS = {"02.he_avg_dense": "he_avg_dense", "05.train_step_with_clipping": "train_step_with_clipping",
+KERAS = {"01.layer_gradient_norms": "layer_gradient_norms", "02.he_avg_dense": "he_avg_dense", "05.train_step_with_clipping": "train_step_with_clipping",
          "06.build_model_b_on_a": "build_model_b_on_a"}
 
 
@@ -198,7 +198,8 @@ def test_cases_stay_in_the_documented_domain():
 # --- delegation: the static scan ------------------------------------------------------------
 
 FORBIDDEN = {"sigmoid": ALL["01.sigmoid"].forbidden["sigmoid"], "adam_step": ALL["07.adam_adamw"].forbidden["adam_step"],
-             "clip_by_value": ALL["05.clip_by_value"].forbidden["clip_by_value"]}
+             "clip_by_value": ALL["05.clip_by_value"].forbidden["clip_by_value"],
+             "mish": ALL["03.gelu_swish_mish"].forbidden["mish"]}
 
 DELEGATING = {
     "scipy ufunc": ("from scipy.special import expit\ndef sigmoid(z):\n    return expit(z)\n", "sigmoid"),
@@ -261,6 +262,11 @@ DELEGATING = {
                        "sigmoid"),
     "reversed string": ("import scipy.special as sp\ndef sigmoid(z):\n    return getattr(sp, 'tipxe'[::-1])(z)\n",
                         "sigmoid"),
+    # a NumPy-only exercise: a library's softplus in mish (the clean room also cannot import TensorFlow)
+    "mish with TensorFlow's softplus": ("def mish(z):\n    return z * np.tanh(tf.math.softplus(z).numpy())\n", "mish"),
+    "mish with Keras' softplus": ("def mish(z):\n    return z * np.tanh(keras.activations.softplus(z))\n", "mish"),
+    "mish with scipy's log_expit": ("from scipy.special import log_expit\n"
+                                    "def mish(z):\n    return z * np.tanh(-log_expit(-z))\n", "mish"),
     "keras optimizer through a container": ("OPT = {}\nOPT.update(cls=keras.optimizers.Adam)\n"
                                             "def adam_step(theta, grad, state, **hp):\n    OPT['cls'](**hp)\n"
                                             "    return theta, state\n", "adam_step"),

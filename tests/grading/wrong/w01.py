@@ -89,12 +89,25 @@ WRONG = [
 RIGHT = [("01.sigmoid", "sigmoid", own_sigmoid_by_sign), ("01.sigmoid", "sigmoid_derivative", own_derivative_by_exp)]
 
 
+def keras_norms(model, X, y, loss_fn, training=True):
+    """A right layer_gradient_norms on the Keras model the kernel builds (the tests run it with Keras)."""
+    import deeptrain
+    tf = deeptrain.import_tensorflow()
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(X, training=training))
+    kernels = [layer.kernel for layer in model.layers if hasattr(layer, "kernel")]
+    return np.array([float(tf.norm(g)) for g in tape.gradient(loss, kernels)], dtype=np.float64)
+
+
 def _norms(fn):
-    """layer_gradient_norms written in NumPy on the grader's stand-in models (TensorFlow-free tests)."""
     def impl(model, X, y, loss_fn):
-        return fn(ref.layer_gradient_norms(model, X, y, loss_fn), model)
+        return fn(keras_norms(model, X, y, loss_fn), model)
     impl.__name__ = fn.__name__
     return impl
+
+
+def norms_without_training(model, X, y, loss_fn):         # model(X): dropout stays off
+    return keras_norms(model, X, y, loss_fn, training=False)
 
 
 def output_to_input(norms, model):          # the order reversed
@@ -113,4 +126,5 @@ WRONG += [
     ("01.layer_gradient_norms", "layer_gradient_norms", _norms(output_to_input), WHOLE, "input to output"),
     ("01.layer_gradient_norms", "layer_gradient_norms", _norms(squared_norms), WHOLE, "L2 norm"),
     ("01.layer_gradient_norms", "layer_gradient_norms", _norms(norms_as_list), {"float64"}, "float64"),
+    ("01.layer_gradient_norms", "layer_gradient_norms", norms_without_training, {"training"}, "training=True"),
 ]

@@ -253,3 +253,23 @@ WRONG += [
     ("03.elu_selu", "elu_grad", elu_grad_default_half, {"values"}, "alpha * exp(z)"),
     ("03.gelu_swish_mish", "swish", swish_gelu_beta, {"values"}, "z * sigmoid(beta * z)"),
 ]
+
+
+def swish_naive(z, beta=1.0):
+    """z / (1 + exp(-beta z)), the overflow silenced: swish(-710) comes out -0 instead of about -3e-306."""
+    z = np.asarray(z, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        return z / (1.0 + np.exp(-beta * z))
+
+
+def mish_overflowing_softplus(z):
+    """softplus as z + log(1 + exp(-z)) everywhere: exp(1e4) = inf for z = -1e4, and mish(-1e4) becomes -1e4."""
+    z = np.asarray(z, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return z * np.tanh(z + np.log1p(np.exp(-z)))
+
+
+WRONG += [
+    ("03.gelu_swish_mish", "swish", swish_naive, {"overflow"}, "swish overflowed"),
+    ("03.gelu_swish_mish", "mish", mish_overflowing_softplus, {"overflow"}, "mish overflowed"),
+]
