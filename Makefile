@@ -54,13 +54,13 @@ sandbox:
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 # Students work in work/, a git-ignored copy of course/ made and updated here without ever
-# overwriting an edited notebook (lib/deeptrain/workspace.py); the server's root is the
-# repository, so that formgrader finds nbgrader_config.py, and it opens on work/.
+# overwriting an edited notebook (lib/deeptrain/workspace.py); the server opens on work/ with
+# the student's settings (etc/jupyter/student/ over etc/jupyter/: Validate, no formgrader, no
+# Create Assignment panel, no Nbgrader menu). The instructor's tools: `make formgrader`.
 lab: setup
 	@$(BIN)/python -m deeptrain.workspace course $(WORK)
-	@$(SERVER_ENV) $(BIN)/python -m autograder.formgrader
-	$(SERVER_ENV) $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
-	    --LabApp.default_url=/lab/tree/$(WORK) $(LAB_FLAGS)
+	$(SERVER_ENV) JUPYTER_CONFIG_PATH="$(CURDIR)/etc/jupyter/student:$(CURDIR)/etc/jupyter" \
+	    $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/$(WORK) $(LAB_FLAGS)
 
 formgrader: setup
 	@$(SERVER_ENV) $(BIN)/python -m autograder.formgrader

@@ -104,24 +104,38 @@ lab: setup
 \t    --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/work $(LAB_FLAGS)
 """
 
-# A student's JupyterLab: Validate stays; the instructor's panels (formgrader, create
-# assignment) and the exchange panels are off; the bundle's own files are out of sight.
-_STUDENT_PLUGINS_OFF = ("@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:course-list",
-                        "@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
-                        "@jupyterlab/apputils-extension:announcements")
+# A student's JupyterLab: etc/jupyter/ with etc/jupyter/student/ over it, as `make lab` uses them
+# (Validate stays; formgrader, the Create Assignment panel, the Nbgrader menu and the exchange
+# panels are off; the bundle's own files are out of sight). See etc/jupyter/README.md.
+def _merged(name):
+    """The JSON file etc/jupyter/name with etc/jupyter/student/name merged over it (dicts merged
+    key by key, as Jupyter merges its config folders)."""
+    import json
+
+    def merge(base, over):
+        for key, value in over.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                merge(base[key], value)
+            else:
+                base[key] = value
+        return base
+
+    out = {}
+    for folder in (os.path.join(ROOT, "etc", "jupyter"), os.path.join(ROOT, "etc", "jupyter", "student")):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as f:
+                merge(out, json.load(f))
+    return out
 
 
 def _jupyter_settings(folder):
     """Write the student edition of etc/jupyter/ (see the repository's etc/jupyter/README.md)."""
     import json
     os.makedirs(os.path.join(folder, "labconfig"), exist_ok=True)
-    with open(os.path.join(ROOT, "etc", "jupyter", "jupyter_server_config.json"), encoding="utf-8") as f:
-        server = json.load(f)
-    server["ServerApp"]["jpserver_extensions"]["nbgrader.server_extensions.formgrader"] = False
-    with open(os.path.join(folder, "jupyter_server_config.json"), "w", encoding="utf-8") as f:
-        json.dump(server, f, indent=2)
-    with open(os.path.join(folder, "labconfig", "page_config.json"), "w", encoding="utf-8") as f:
-        json.dump({"disabledExtensions": {p: True for p in _STUDENT_PLUGINS_OFF}}, f, indent=2)
+    for name in ("jupyter_server_config.json", os.path.join("labconfig", "page_config.json")):
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
+            json.dump(_merged(name), f, indent=2)
 
 
 def bundle(out, make_zip=False, log=print):

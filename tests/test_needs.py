@@ -113,3 +113,18 @@ def test_in_a_kernel_a_stub_says_not_solved_yet_and_progress_counts_the_checks()
     assert re.search(r"g +a visible check fails: one is not two", summary["text/plain"]), summary
     assert re.search(r"h +passes its visible checks", summary["text/plain"]), summary
     assert "deeptrain-progress-passed" in summary["text/html"]
+
+
+def test_a_demo_cut_short_leaves_no_empty_figure(capsys):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    before = set(plt.get_fignums())
+    with dt.needs("exercise 1"):
+        fig, ax = plt.subplots()
+        _stub()
+    assert set(plt.get_fignums()) == before
+    with dt.needs("exercise 1"):
+        fig, ax = plt.subplots()          # a solved demo keeps its figure
+    assert fig.number in plt.get_fignums()
+    plt.close(fig)

@@ -12,19 +12,39 @@ or, for one value, ``curves = dt.needs("exercise 2", lambda: forward_variances(.
 """
 
 
+def _open_figures():
+    """Numbers of matplotlib's open figures (none when matplotlib is not in use)."""
+    import sys
+    plt = sys.modules.get("matplotlib.pyplot")
+    return set(plt.get_fignums()) if plt is not None else set()
+
+
+def _close_figures_except(keep):
+    """Close the figures a demo opened before it stopped, so that the notebook does not show
+    them empty."""
+    import sys
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        for num in set(plt.get_fignums()) - keep:
+            plt.close(num)
+
+
 class _Needs:
     """Context manager: swallow NotImplementedError / NameError from the block, print a hint."""
 
     def __init__(self, what):
         self.what = what
         self.missing = False     # True after the block stopped on an unsolved exercise
+        self._figures = set()
 
     def __enter__(self):
+        self._figures = _open_figures()
         return self
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None and issubclass(exc_type, (NotImplementedError, NameError)):
             self.missing = True
+            _close_figures_except(self._figures)   # no empty axes under the message
             # An unsolved stub raises a bare NotImplementedError: its message says nothing more.
             detail = f" ({exc})" if issubclass(exc_type, NameError) else ""
             print(f"Solve {self.what} first: this demo uses your answer{detail}.")
@@ -184,9 +204,9 @@ class Progress:
         colour = {"passed": "#1a7f37", "failing": "#b42318", "error": "#b42318"}
         rows = "".join(
             f"<tr class='deeptrain-progress-{status.replace(' ', '-')}'>"
-            f"<td style='color:{colour.get(status, '#666')};font-weight:bold'>{_MARK[status]}</td>"
-            f"<td><code>{html.escape(label)}</code></td>"
-            f"<td>{html.escape(_STATUS_TEXT[status])}{(': ' + html.escape(detail)) if detail else ''}</td></tr>"
+            f"<td style='color:{colour.get(status, '#666')};font-weight:bold;text-align:left'>{_MARK[status]}</td>"
+            f"<td style='text-align:left'><code>{html.escape(label)}</code></td>"
+            f"<td style='text-align:left'>{html.escape(_STATUS_TEXT[status])}{(': ' + html.escape(detail)) if detail else ''}</td></tr>"
             for label, status, detail in self.rows)
         passed = sum(status == "passed" for _, status, _ in self.rows)
         return (f"<div class='deeptrain-progress'><p><b>Your exercises</b>, as their test cells last ran in this "

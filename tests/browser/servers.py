@@ -53,22 +53,27 @@ def _wait_until_up(url, proc, log_path, timeout=90):
     raise RuntimeError(f"jupyter lab did not answer {url} within {timeout} s:\n{open(log_path).read()[-3000:]}")
 
 
-def _test_settings(log_path):
+def _test_settings(log_path, autosave=None):
     """Server flags for test-only settings, in a folder of the test's own: every cell stays
-    in the page (JupyterLab otherwise leaves cells out of sight out of the DOM), and no
-    workspace of an earlier run is restored."""
+    in the page (JupyterLab otherwise leaves cells out of sight out of the DOM), no
+    workspace of an earlier run is restored, and (autosave: seconds) a short autosave interval."""
     settings = os.path.join(os.path.dirname(log_path), "lab-settings")
     tracker = os.path.join(settings, "@jupyterlab", "notebook-extension")
     os.makedirs(tracker, exist_ok=True)
     with open(os.path.join(tracker, "tracker.jupyterlab-settings"), "w") as f:
         f.write('{"windowingMode": "none"}')
+    if autosave is not None:
+        docmanager = os.path.join(settings, "@jupyterlab", "docmanager-extension")
+        os.makedirs(docmanager, exist_ok=True)
+        with open(os.path.join(docmanager, "plugin.jupyterlab-settings"), "w") as f:
+            f.write(f'{{"autosave": true, "autosaveInterval": {int(autosave)}}}')
     return [f"--LabApp.user_settings_dir={settings}",
             f"--LabApp.workspaces_dir={os.path.join(os.path.dirname(log_path), 'lab-workspaces')}"]
 
 
-def _server_flags(port, log_path):
+def _server_flags(port, log_path, autosave=None):
     flags = ["--no-browser", f"--port={port}", "--ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
-             "--ServerApp.port_retries=0"] + _test_settings(log_path)
+             "--ServerApp.port_retries=0"] + _test_settings(log_path, autosave)
     if os.geteuid() == 0:
         flags.append("--allow-root")
     return flags
@@ -105,15 +110,22 @@ def make_server(target, log_path, **make_vars):
         yield base
 
 
+# The Jupyter settings of `make lab` (the student's) and of `make formgrader` (etc/jupyter/README.md).
+STUDENT_CONFIG = os.pathsep.join([os.path.join(ROOT, "etc", "jupyter", "student"), os.path.join(ROOT, "etc", "jupyter")])
+INSTRUCTOR_CONFIG = os.path.join(ROOT, "etc", "jupyter")
+
+
 @contextlib.contextmanager
-def jupyter_lab(root, log_path, env_extra=None, default_url="/lab"):
+def jupyter_lab(root, log_path, env_extra=None, default_url="/lab", config=STUDENT_CONFIG, autosave=None):
     """JupyterLab on root, started as `make lab` starts it (this environment's bin on PATH,
-    the course's etc/jupyter settings); yields its base URL (no token)."""
+    the course's student settings; config=INSTRUCTOR_CONFIG for `make formgrader`'s); yields its
+    base URL (no token). autosave: JupyterLab's autosave interval in seconds (default: its own)."""
     port = free_port()
     env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""),
-               JUPYTER_CONFIG_PATH=os.path.join(ROOT, "etc", "jupyter"), TF_CPP_MIN_LOG_LEVEL="3")
+               JUPYTER_CONFIG_PATH=config, TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("DEEPTRAIN_STRICT_CLAIMS", None)    # a student's kernel: claims note, never raise
     env.update(env_extra or {})
     cmd = [os.path.join(BIN, "jupyter"), "lab", f"--ServerApp.root_dir={root}",
-           f"--LabApp.default_url={default_url}"] + _server_flags(port, log_path)
+           f"--LabApp.default_url={default_url}"] + _server_flags(port, log_path, autosave)
     with _running(cmd, root, env, log_path, port) as base:
         yield base
