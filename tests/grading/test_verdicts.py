@@ -463,3 +463,31 @@ def test_explained_checks_deduct_nothing_and_are_data_not_messages():
     assert {f["check"] for f in data["failures"] if not f["counted"]} == {"first", "values"}
     assert len(j.messages()) == 1 and "not counted" not in j.messages()[0]
     assert data["functions"]["adagrad_step"]["status"] == "partial"
+
+
+# --- every rule a notebook states is checked (issue 18): autograder/verdicts/rules.py -------------------------
+
+def test_every_stated_rule_has_a_check_and_a_known_wrong_that_breaks_only_it():
+    from autograder.verdicts.rules import RULES
+    wrong = {impl.__name__: (ex, fn, failing) for ex, fn, impl, failing, hint in WRONG}
+    public = {f"{impl.__module__.split('.')[-1]}.{impl.__name__}": (ex, fn, check)
+              for ex, fn, impl, check, phrase in PUBLIC}
+    assert set(RULES) <= set(ALL)
+    problems = []
+    for exercise, rules in RULES.items():
+        checks = {(c.function, c.name) for c in ALL[exercise].checks}
+        for fn, text, check, known in rules:
+            if known.startswith("scan: "):
+                source, scanned = DELEGATING[known[6:]]
+                if scanned != fn or check != "delegation" or fn not in scan([source], {fn: ALL[exercise].forbidden[fn]})[0]:
+                    problems.append((exercise, fn, check, known))
+                continue
+            if (fn, check) not in checks:
+                problems.append((exercise, fn, check, "no such check"))
+            elif known.startswith("public: "):
+                if public.get(known[8:]) != (exercise, fn, check):
+                    problems.append((exercise, fn, check, known))
+            elif wrong.get(known) != (exercise, fn, {check}):
+                problems.append((exercise, fn, check, known, wrong.get(known)))
+    assert not problems, problems
+    assert sum(len(r) for r in RULES.values()) >= 100
