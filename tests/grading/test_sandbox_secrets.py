@@ -183,3 +183,12 @@ def test_grading_kernel_finds_neither_the_token_nor_the_server_and_is_flagged(tm
     assert "OPENED" not in knock and knock.count("CLOSED") >= 3, knock
     # The hunt itself is seen: the grader flags the cell that listed the runtime folder.
     assert hunt.startswith("[grader]") and "Jupyter server" in hunt, hunt
+
+
+def test_without_bubblewrap_grading_still_runs_and_says_it_is_not_isolated(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"          # a PATH without bwrap (macOS, a machine without the package)
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))
+    out, status = _run_sandboxed(tmp_path, "print('ran')")
+    assert out == "ran" and status["isolation"] == "off"
+    assert "bubblewrap" in status["isolation_error"] and "make sandbox" in status["isolation_error"]
