@@ -51,7 +51,8 @@ exercise("07.adagrad_rmsprop",
                                                 initial_accumulator_value=0.5, epsilon=1e-6),
                                                extra=[("a coordinate whose gradient is always 0", "zero", 3,
                                                        dict(learning_rate=0.1))])),
-         rmsprop_step=trajectory_runner(_paths(8, dict(learning_rate=0.1), dict(learning_rate=0.01, rho=0.8),
+         # epsilon=1e-4 on the matrix problem: an epsilon ignored (a constant of one's own) shows there
+         rmsprop_step=trajectory_runner(_paths(8, dict(learning_rate=0.1), dict(learning_rate=0.01, rho=0.8, epsilon=1e-4),
                                                extra=[("a coordinate whose gradient is always 0", "zero", 3,
                                                        dict(learning_rate=0.1))])))
 exercise("07.adam_adamw",

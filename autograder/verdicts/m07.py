@@ -147,13 +147,13 @@ adagrad = Verdict(
                                     _adagrad_variant(start=0.0, eps_outside=True), _adagrad_variant(start=0.0, eps=0.0)),
                                    "accumulator"),
                             _theta("adagrad_step", 0.125, "use the epsilon given, not a constant of your own (1e-6, 1e-8, "
-                                   "...)", (_adagrad_variant(eps=1e-6), _adagrad_variant(eps=1e-8)), "epsilon_given"),
+                                   "...)", tuple(_adagrad_variant(eps=e) for e in (1e-6, 1e-7, 1e-8)), "epsilon_given"),
                             _theta("adagrad_step", 0.125, EPS_INSIDE, (_adagrad_variant(eps_outside=True),), "epsilon_inside")])
     + _step_checks("rmsprop_step", "the first step: s starts at 0, then s <- rho * s + (1 - rho) * grad^2 before the step",
                    "s <- rho * s + (1 - rho) * grad^2; theta <- theta - learning_rate * grad / sqrt(s + epsilon)",
                    values_points=0.25, diagnoses=[
                        _theta("rmsprop_step", 0.25, "use the epsilon given, not a constant of your own (1e-6, 1e-8, ...)",
-                              (_rmsprop_variant(eps=1e-6), _rmsprop_variant(eps=1e-8)), "epsilon_given"),
+                              tuple(_rmsprop_variant(eps=e) for e in (1e-6, 1e-7, 1e-8)), "epsilon_given"),
                        _theta("rmsprop_step", 0.25, EPS_INSIDE, (_rmsprop_variant(eps_outside=True),
                                                                _rmsprop_variant(eps_outside=True, eps=1e-8)),
                               "epsilon_inside")]))

@@ -349,3 +349,10 @@ WRONG += [
     ("07.suggest_learning_rate", "suggest_learning_rate", suggest_fixed_beta, {"beta"}, "beta given"),
     ("07.reduce_lr_on_plateau", "reduce_lr_on_plateau", plateau_relative_min_delta, {"values"}, "noisy plateau"),
 ]
+
+
+def rmsprop_default_epsilon_always(theta, grad, state, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+    return ref.rmsprop_step(theta, grad, state, learning_rate=learning_rate, rho=rho, epsilon=1e-7)
+
+
+WRONG += [("07.adagrad_rmsprop", "rmsprop_step", rmsprop_default_epsilon_always, {"epsilon_given"}, "epsilon given")]
