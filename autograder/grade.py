@@ -335,7 +335,7 @@ def _export(plan, opts, report, log):
     from .export import export
     done = export(plan.grading, names=plan.names, outcomes=report.outcomes, csv_path=opts.csv_path,
                   roster=opts.roster, canvas_ids=opts.canvas_ids, include_pending=opts.include_pending,
-                  log=lambda line: None)
+                  log=lambda line: None if line.startswith("grades: ") else log(line))   # summary() names the files
     report.csv_path, report.detail_csv_path = done.csv, done.detail
     report.lms_csv_path, report.moodle_csv_path = done.canvas, done.moodle
     report.written_maxima = {n: m[1] for n, m in done.grades.maxima.items()}
