@@ -168,14 +168,21 @@ def test_max_norm_constraint_kernel_works_in_a_layer_during_fit():
 
 # --- default configurations -----------------------------------------------------------------
 
-def test_default_config_tables_hold_the_seeds_entries():
+def test_default_config_tables_hold_the_third_editions_entries():
+    # A. Geron, Hands-On Machine Learning, 3rd edition, tables 11-3 and 11-4.
     d, s = reference.default_config("default"), reference.default_config("self_normalizing")
     assert set(d) == set(s) == {"kernel_initializer", "activation", "normalization", "regularization", "optimizer",
                                 "learning_rate_schedule"}
-    assert "He" in d["kernel_initializer"] and d["activation"] == "ELU" and d["learning_rate_schedule"] == "1cycle"
-    assert "LeCun" in s["kernel_initializer"] and s["activation"] == "SELU" and s["optimizer"] == "Nadam"
+    assert "He" in d["kernel_initializer"] and "ReLU" in d["activation"] and "Swish" in d["activation"]
+    assert "ELU" not in d["activation"].replace("ReLU", "")
+    assert "AdamW" in d["optimizer"] and "Nesterov" in d["optimizer"] and "weight decay" in d["regularization"]
+    assert "1cycle" in d["learning_rate_schedule"] and "Performance" in d["learning_rate_schedule"]
+    assert "LeCun" in s["kernel_initializer"] and s["activation"] == "SELU" and "Nesterov" in s["optimizer"]
+    assert "lpha dropout" in s["regularization"]
+    old = reference.DEFAULT_CONFIGS_2ND_EDITION["default"]
+    assert set(old) == set(d) and old["activation"] == "ELU" and "Momentum" in old["optimizer"]
     d["activation"] = "changed"
-    assert reference.default_config("default")["activation"] == "ELU", "must return a copy"
+    assert reference.default_config("default")["activation"] == "ReLU if shallow; Swish if deep", "must return a copy"
 
 
 def test_default_config_unknown_kind_lists_the_kinds():
@@ -272,6 +279,7 @@ def test_notebook_default_config_tables_equal_the_reference():
     exec(source.split("\nprint(")[0], namespace)   # the definitions, without the printing
     for kind in ("default", "self_normalizing"):
         assert namespace["default_config"](kind) == reference.default_config(kind)
+    assert namespace["DEFAULT_CONFIGS_2ND_EDITION"] == reference.DEFAULT_CONFIGS_2ND_EDITION
     with pytest.raises(ValueError, match="self_normalizing"):
         namespace["default_config"]("nope")
 

@@ -1,7 +1,8 @@
 """Regularization (module 08): NumPy references.
 
 l1/l2 penalties and their (sub)gradient, inverted dropout, Monte Carlo dropout, the max-norm
-projection, and the seeds' default-configuration tables. Float64 NumPy; nothing here imports
+projection, and the default-configuration tables of A. Geron's chapter 11 (3rd edition, and
+the 2nd edition's as the course notes give them). Float64 NumPy; nothing here imports
 TensorFlow (``mc_dropout_predict`` only *calls* the Keras model it is given).
 """
 import copy
@@ -9,7 +10,8 @@ import copy
 import numpy as np
 
 __all__ = ["l1_l2_penalty", "l1_l2_grad", "dropout_forward", "mc_dropout_predict", "max_norm",
-           "default_config", "DEFAULT_CONFIGS", "MAX_NORM_EPSILON"]
+           "default_config", "DEFAULT_CONFIGS", "DEFAULT_CONFIGS_2ND_EDITION",
+           "MAX_NORM_EPSILON"]
 
 # Keras' fuzz factor (keras.config.epsilon()), added to the norms in MaxNorm.
 MAX_NORM_EPSILON = 1e-7
@@ -124,9 +126,31 @@ def max_norm(W, max_value, axis=0):
     return W * (desired / (MAX_NORM_EPSILON + norms))
 
 
-# --- the seeds' practical guidelines ------------------------------------------------------
+# --- the practical guidelines (A. Geron, Hands-On Machine Learning, 3rd edition, ch. 11) ----
 
+# Tables 11-3 and 11-4 of the 3rd edition (2022).
 DEFAULT_CONFIGS = {
+    "default": {
+        "kernel_initializer": "He initialization",
+        "activation": "ReLU if shallow; Swish if deep",
+        "normalization": "None if shallow; batch normalization if deep",
+        "regularization": "Early stopping; weight decay if needed",
+        "optimizer": "Nesterov accelerated gradients, or AdamW",
+        "learning_rate_schedule": "Performance scheduling or 1cycle",
+    },
+    "self_normalizing": {
+        "kernel_initializer": "LeCun initialization",
+        "activation": "SELU",
+        "normalization": "None (self-normalization)",
+        "regularization": "Alpha dropout if needed",
+        "optimizer": "Nesterov accelerated gradients",
+        "learning_rate_schedule": "Performance scheduling or 1cycle",
+    },
+}
+
+# The two tables as the course notes give them (from the 2nd edition, 2019), which module 08
+# prints beside the 3rd edition's to show what changed: ELU gave way to ReLU/Swish, momentum/RMSProp/Nadam to NAG or AdamW, l2 to weight decay.
+DEFAULT_CONFIGS_2ND_EDITION = {
     "default": {
         "kernel_initializer": "He initialization",
         "activation": "ELU",
@@ -147,12 +171,13 @@ DEFAULT_CONFIGS = {
 
 
 def default_config(kind="default"):
-    """The seeds' recommended default configuration of a deep network, as a dict.
+    """The recommended default configuration of a deep network (3rd edition's tables 11-3, 11-4).
 
-    kind: "default" (the general table: He init, ELU, BN if deep, early stopping (+ l2),
-        momentum/RMSProp/Nadam, 1cycle) or "self_normalizing" (for a plain stack of dense
+    kind: "default" (the general table: He init, ReLU if shallow / Swish if deep, BN if deep,
+        early stopping and weight decay if needed, Nesterov accelerated gradients or AdamW,
+        performance scheduling or 1cycle) or "self_normalizing" (for a plain stack of dense
         layers with standardized inputs: LeCun init, SELU, no normalization, alpha dropout if
-        needed, Nadam, performance scheduling).
+        needed, Nesterov accelerated gradients, performance scheduling or 1cycle).
     Returns a new dict with the keys kernel_initializer, activation, normalization,
     regularization, optimizer, learning_rate_schedule (a copy: editing it changes nothing here).
     Raises ValueError naming the known kinds for anything else.
