@@ -186,3 +186,15 @@ def test_depth_profile_is_repeatable_and_shaped():
     for key in ("std", "input_std", "grad_norm"):
         assert a[key].shape == (7,)
         np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_the_explorer_plots_the_variance_the_notebooks_plot():
+    # Modules 01 and 02 plot np.var of each layer's outputs; the explorer's left panel shows the same.
+    profile = v.depth_profile(6, "he", "relu", width=50)          # what draw() computes
+    np.testing.assert_allclose(profile["var"], profile["std"] ** 2, rtol=1e-12)
+    np.testing.assert_allclose(profile["input_var"], profile["input_std"] ** 2, rtol=1e-12)
+    fig = v.draw(6, "he", "relu", width=50)
+    left, right = fig.axes[:2]
+    assert "variance" in left.get_ylabel() and "variance" in left.get_title()
+    assert right.get_ylabel(), "the gradient panel needs a y-label"
+    np.testing.assert_allclose(left.lines[0].get_ydata(), profile["var"], rtol=1e-12)

@@ -8,10 +8,11 @@ rule (table 11-1 of A. Geron, *Hands-On Machine Learning*, ch. 11), fed a batch 
 standard-normal inputs and trained on nothing: the softmax cross-entropy against random
 labels only serves to send a gradient down. For each hidden layer it reports
 
-- the standard deviation of the layer's outputs (over every input and unit, ``np.std``),
-- the input-dependent part of it: per unit, the std over the inputs, root-mean-squared
-  over the units (module 01 shows why the two differ: a saturated or collapsed layer can
-  keep a large total spread while every input gives the same output),
+- the variance of the layer's outputs (over every input and unit, ``np.var``), the quantity
+  the notebooks plot (its square root, the standard deviation, is kept as "std"),
+- the input-dependent part of it: per unit, the variance over the inputs, averaged over
+  the units (module 01 shows why the two differ: a saturated or collapsed layer can keep a
+  large total spread while every input gives the same output),
 - the L2 norm of the loss gradient with respect to the layer's kernel (backpropagation by
   hand, checked against ``tf.GradientTape`` in tests/lib/test_explore_variance.py).
 
@@ -169,12 +170,13 @@ def forward_backward(X, weights, activation, labels):
 
 
 def depth_profile(depth, init, activation, width=100, n_samples=256, seed=0):
-    """Per hidden layer (input to output): output std, its input-dependent part, kernel gradient norm.
+    """Per hidden layer (input to output): output variance (and std), its input-dependent part, gradient norm.
 
     The stack of stack_weights(depth, width, init, seed) on X ~ N(0, 1) of shape
     (n_samples, width) and random labels, both drawn from ``np.random.default_rng(seed + 1)``.
-    Returns a dict of float64 arrays of shape (depth,): "std" (np.std of the layer's outputs),
-    "input_std" (sqrt of the mean over units of each unit's variance over the inputs),
+    Returns a dict of float64 arrays of shape (depth,): "var" (np.var of the layer's outputs),
+    "input_var" (the mean over units of each unit's variance over the inputs), "std" and
+    "input_std" (their square roots),
     "grad_norm" (L2 norm of d loss / d kernel of the layer).
     """
     if depth < 1 or width < 1 or n_samples < 2:
@@ -185,9 +187,11 @@ def depth_profile(depth, init, activation, width=100, n_samples=256, seed=0):
     labels = rng.integers(0, N_CLASSES, n_samples)
     with np.errstate(over="ignore", invalid="ignore"):   # N(0,1) + ReLU at depth 60 reaches 1e60
         outputs, grads = forward_backward(X, weights, activation, labels)
+        var = np.array([a.var() for a in outputs])
+        input_var = np.array([a.var(axis=0).mean() for a in outputs])
         return {
-            "std": np.array([a.std() for a in outputs]),
-            "input_std": np.array([np.sqrt(a.var(axis=0).mean()) for a in outputs]),
+            "var": var, "input_var": input_var,
+            "std": np.sqrt(var), "input_std": np.sqrt(input_var),
             "grad_norm": np.array([np.linalg.norm(g) for g in grads[:-1]]),
         }
 
@@ -215,18 +219,20 @@ def _log_limits(values, decades=4.0):
 
 
 def draw(depth, init, activation, width=100):
-    """The explorer's figure: output std (left) and kernel gradient norm (right) per layer, log scale."""
+    """The explorer's figure: output variance (left) and kernel gradient norm (right) per layer, log scale."""
     profile = depth_profile(depth, init, activation, width)
     layers = np.arange(1, depth + 1)
     # Fixed margins rather than layout="constrained": its solver took about 40% of a redraw.
     fig = Figure(figsize=(9.0, 3.5))
-    fig.subplots_adjust(left=0.07, right=0.985, bottom=0.14, top=0.84, wspace=0.2)
+    fig.subplots_adjust(left=0.08, right=0.985, bottom=0.14, top=0.84, wspace=0.25)
     left, right = fig.subplots(1, 2)
-    left.plot(layers, _positive(profile["std"]), "o-", ms=3, label="std of the outputs")
-    left.plot(layers, _positive(profile["input_std"]), "s--", ms=3,
+    left.plot(layers, _positive(profile["var"]), "o-", ms=3, label="variance of the outputs (np.var)")
+    left.plot(layers, _positive(profile["input_var"]), "s--", ms=3,
               label="its input-dependent part")
     left.axhline(1.0, color="grey", lw=0.8, alpha=0.6)
-    left.set_title("forward: std of each layer's outputs", fontsize="medium")
+    left.set_title("forward: variance of each layer's outputs", fontsize="medium")
+    left.set_ylabel("variance")
+    right.set_ylabel(r"$\|\partial L / \partial W\|_2$ of the layer's kernel")
     left.legend(fontsize="small", loc="best")
     right.plot(layers, _positive(profile["grad_norm"]), "o-", ms=3, color="C3")
     g = profile["grad_norm"]
@@ -235,7 +241,7 @@ def draw(depth, init, activation, width=100):
         right.set_title(f"backward: gradient norm (first / last: {ratio:.1e})", fontsize="medium")
     else:
         right.set_title("backward: gradient norm (overflow)", fontsize="medium")
-    left.set_ylim(*_log_limits(np.concatenate([profile["std"], profile["input_std"], [1.0]])))
+    left.set_ylim(*_log_limits(np.concatenate([profile["var"], profile["input_var"], [1.0]]), decades=8.0))
     right.set_ylim(*_log_limits(g))
     for ax in (left, right):
         ax.set_yscale("log")
