@@ -160,13 +160,14 @@ def _count_cell(s, o, g, res, seen):
             m["count"] += 1
             m["students"].append(o.student)
         m["example"], m["cell"] = m["example"] or msg, g["cell"]
-    seen.append((score >= g["max_score"], res["verdict"], failed, res["pass"]))
+    whole = {fn for fn, f in data.get("functions", {}).items() if f.get("status") in WHOLE}
+    seen.append((score >= g["max_score"], res["verdict"], failed, res["pass"], whole))
 
 
 def module_stats(report, names, grading):
     """Per module: scores of graded work, per-cell, per-function and per-check counts, failure messages."""
     stats = {name: _new_stats(report, name) for name in names}
-    seen = collections.defaultdict(list)   # (module, cell) -> [(full marks?, verdict?, {check: msg}, passed)]
+    seen = collections.defaultdict(list)   # (module, cell) -> [(full marks?, verdict?, {check: msg}, passed, whole)]
     empty = {"errors": [], "pass": [], "fail": [], "verdict": False, "judgement": None}
     for o in report.outcomes:
         s = stats.get(o.assignment)
@@ -183,12 +184,14 @@ def module_stats(report, names, grading):
                 _count_cell(s, o, g, results.get(g["cell"], empty), seen[(o.assignment, g["cell"])])
     for (name, cell), rows in seen.items():
         checks = stats[name]["checks"].setdefault(cell, {})
-        known = {k for _, _, failed, passed in rows for k in list(failed) + list(passed)}
+        known = {k for _, _, failed, passed, _ in rows for k in list(failed) + list(passed)}
         for check in known:
             c = checks[check] = {"pass": 0, "fail": 0}
-            for full, verdict, failed, passed in rows:
+            for full, verdict, failed, passed, whole in rows:
                 if check in failed:
                     c["fail"] += 1
+                elif check.split(":")[0] in whole:
+                    continue        # its function was not attempted (or crashed): this check was not judged
                 elif check in passed or verdict or full:
                     c["pass"] += 1
     return stats

@@ -70,8 +70,9 @@ def _run(tmp_path):
                                             counted=False)]),
                 [nbformat.v4.new_output("error", ename="AssertionError",
                                         evalue="h([1, 2]): expected shape (2,), got (3,)", traceback=[])])
-    _autograded(g, "cy", _judged(1, {"f": ("wrong", 0), "g": ("passed", 1)},
-                                 [dict(formula, detail="case x = 3: expected 0.5, got 0.75")]),
+    _autograded(g, "cy", _judged(1, {"f": ("wrong", 0), "g": ("partial", 0.5)},
+                                 [dict(formula, detail="case x = 3: expected 0.5, got 0.75"),
+                                  _failure("g", "list", "g returns a list", "got a tuple", points=0.5)]),
                 [_stream("Visible checks passed.\n")])
     report = Report(maxima={NAME: 4.0, "02_nobody": 5.0}, csv_path=os.path.join(g, "grades.csv"),
                     lms_csv_path=os.path.join(g, "grades_canvas.csv"))
@@ -104,10 +105,11 @@ def test_pass_rates_and_grouped_failures(tmp_path):
     assert checks["f: f(x) differs from the formula"] == {"pass": 1, "fail": 2}   # ann passed, bob and cy failed
     assert checks["g: not attempted"] == {"pass": 2, "fail": 1}                 # one failure, not one per check
     assert "f: f changed its input" not in checks                               # not counted: no failure
+    assert checks["g: g returns a list"] == {"pass": 1, "fail": 1}    # ann passed, cy failed; bob's g was not judged
     assert s["checks"]["test_b"]["h([1, 2])"] == {"pass": 2, "fail": 1}         # from the error message
     top = sorted(s["messages"].values(), key=lambda m: -m["count"])[0]
     assert top["count"] == 2 and sorted(top["students"]) == ["bob", "cy"]       # bob once, though listed twice
-    assert s["functions"][("test_a", "g")] == {"passed": 2, "not attempted": 1}
+    assert s["functions"][("test_a", "g")] == {"passed": 1, "partial": 1, "not attempted": 1}
     assert s["functions"][("test_a", "f")] == {"passed": 1, "wrong": 2}
 
 
