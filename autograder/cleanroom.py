@@ -18,7 +18,8 @@ and the student the visible checks; it decides nothing. What is judged comes fro
    the standard library, NumPy and the grader's case code, and nothing else of the Python
    environment (no SciPy, TensorFlow, Keras, JAX, PyTorch, scikit-learn, no deeptrain): an import
    of one fails, so delegating is impossible, not merely detected. ``scipy.special``'s ``erf``,
-   ``erfc`` and ``expit``, which module 03 allows, are provided by a small shim of the grader's.
+   ``erfc`` and ``expit``, which module 03's gelu/swish/mish allow, come from a small shim of the
+   grader's, present only for that exercise (``SCIPY_SPECIAL``).
    The Keras exercises get a room with TensorFlow and a copy of deeptrain without ``reference`` and
    ``kernels``.
 
@@ -52,6 +53,8 @@ TENSORFLOW = {"01.layer_gradient_norms", "02.he_avg_dense", "03.dead_relu_fracti
 # Libraries a NumPy room must not be able to import (checked by the tests; the room hides everything
 # of the environment but NumPy anyway).
 FORBIDDEN = ("scipy", "tensorflow", "keras", "jax", "torch", "sklearn", "deeptrain")
+# NumPy exercises whose text allows scipy.special's erf, erfc and expit: their room has a shim with those three.
+SCIPY_SPECIAL = {"03.gelu_swish_mish"}
 
 
 def kind_of(exercise):
@@ -92,7 +95,7 @@ def answer_cells(nb):
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {}) if "nbgrader" in cell.metadata else {}
         if cell.cell_type == "code" and meta.get("solution") and not meta.get("grade"):
-            out.append(cell.source)
+            out.append("".join(cell.source) if isinstance(cell.source, list) else cell.source)
     return out
 
 
@@ -177,6 +180,12 @@ def room_code():
             f.write('"""Only scipy.special (erf, erfc, expit) exists in a NumPy-only clean room."""\n')
         with open(os.path.join(out, "shims", "scipy", "special.py"), "w") as f:
             f.write(SHIM)
+        npsite = os.path.join(out, "npsite")     # the only package folder of a NumPy room: NumPy itself
+        os.makedirs(npsite)
+        for d in site_dirs():
+            for name in os.listdir(d):
+                if (name == "numpy" or name.startswith("numpy.libs")) and not os.path.lexists(os.path.join(npsite, name)):
+                    os.symlink(os.path.join(d, name), os.path.join(npsite, name))
         lib = os.path.join(out, "tflib")
         shutil.copytree(os.path.join(ROOT, "lib", "deeptrain"), os.path.join(lib, "deeptrain"),
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "reference", "kernels",
@@ -191,12 +200,19 @@ def site_dirs():
 
 
 def numpy_only_hides():
-    """Every entry of the environment's package folders but NumPy's own: covered in a NumPy room."""
+    """Every entry of the environment's package folders but NumPy's own, and the base installation's
+    package folders: covered in a NumPy room (its sys.path has none of them either, see room_code)."""
     out = []
     for d in site_dirs():
         for name in os.listdir(d):
             if not (name == "numpy" or name.startswith(("numpy-", "numpy.libs"))):
                 out.append(os.path.join(d, name))
+    import sysconfig
+    for prefix in {sys.base_prefix, sys.base_exec_prefix}:
+        for key in ("purelib", "platlib"):
+            path = sysconfig.get_path(key, vars={"base": prefix, "platbase": prefix})
+            if path and os.path.isdir(path) and path not in site_dirs():
+                out.append(path)
     return out
 
 
@@ -212,7 +228,7 @@ class Server:
         os.makedirs(cwd, exist_ok=True)
         mine, theirs = socket.socketpair()
         cmd = [sys.executable, "-I", "-S", os.path.join(code, "room.py"), kind, str(theirs.fileno())] + (
-            site_dirs())
+            site_dirs() if kind == "tensorflow" else [os.path.join(code, "npsite")])
         if kind == "tensorflow":
             cmd.insert(6, os.path.join(code, "tflib"))     # before the site folders
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "TF_CPP_MIN_LOG_LEVEL": "3",
@@ -343,7 +359,7 @@ def _clean_record(rec):
     return out
 
 
-def results(nb, release_cells, exercises, secret, case_timeout=30, budget=300):
+def results(nb, release_cells, exercises, secret, case_timeout=20, runner_timeout=60, budget=300):
     """{exercise: {function: {case: record}}} from the clean room, the answer cells' errors, and the
     problem (a sentence) if the room itself failed. secret: hex, or None for the public fixed inputs."""
     from . import cases
@@ -356,7 +372,8 @@ def results(nb, release_cells, exercises, secret, case_timeout=30, budget=300):
         by_kind.setdefault(kind_of(ex), []).append(ex)
     for kind, exs in sorted(by_kind.items()):
         payload = {"cells": cells, "setup": setup, "exercises": exs, "key": key, "case_timeout": case_timeout,
-                   "budget": budget}
+                   "runner_timeout": runner_timeout, "budget": budget,
+                   "shim_exercises": sorted(SCIPY_SPECIAL & set(exs))}
         reply = None
         for attempt in range(2):
             s = server(kind)

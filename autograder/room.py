@@ -62,7 +62,7 @@ def _frame_recv(sock):
 def _isolated():
     """True inside the sandbox's own PID namespace (bubblewrap's init is pid 1, this server a small
     pid): only then may it kill every other process and wipe /tmp."""
-    return _PID <= 5 and os.environ.get("DEEPTRAIN_ROOM_ISOLATED") == "1"
+    return os.getpid() == _PID <= 5 and os.environ.get("DEEPTRAIN_ROOM_ISOLATED") == "1"
 
 
 def _kill_all_others():
@@ -157,6 +157,8 @@ def _prepare(request):
     """In a child: run the setup lines (each may fail: a NumPy room has no deeptrain) and the
     answer cells. Returns the cells' errors."""
     import numpy as np
+    if request.get("shim"):   # scipy.special's erf/erfc/expit, for the exercise that allows them
+        sys.path.insert(1, os.path.join(os.path.dirname(os.path.abspath(__file__)), "shims"))
     np.random.seed(int.from_bytes(os.urandom(4), "little"))
     random.seed(os.urandom(16))
     ns = {"__name__": "__main__", "__builtins__": builtins}
@@ -176,6 +178,19 @@ def _prepare(request):
     return errors
 
 
+def _cap_memory(request):
+    """RLIMIT_AS of a child: what the server has mapped plus the request's allowance, so that a huge
+    allocation is a MemoryError in that child rather than the sandbox's watchdog killing the room."""
+    try:
+        import resource
+        with open("/proc/self/status") as f:
+            vm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+        cap = vm + int(request.get("child_memory", 1536 * 1024 ** 2))
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    except (OSError, ValueError, StopIteration, ImportError):
+        pass
+
+
 def _child(request, work, fd, sock):
     """Never returns: runs work() after the answer cells and writes its JSON to fd."""
     try:
@@ -184,6 +199,7 @@ def _child(request, work, fd, sock):
         for std in (0, 1, 2):
             os.dup2(devnull, std)
         os.setpgid(0, 0)
+        _cap_memory(request)
         errors = _prepare(request)
         out = work(errors)
         data = _dumps(out).encode()
@@ -265,17 +281,26 @@ def handle(request, sock, cases):
     # Which functions exist after the answer cells (and the cells' errors), once.
     def probe(errors):
         return {"errors": errors, "defined": sorted(k for k, v in _NS.items() if callable(v) and not k.startswith("__"))}
-    info, problem = _in_child(request, probe, sock, cwd, timeout)
+    info, problem = _in_child(dict(request, shim=bool(request.get("shim_exercises"))), probe, sock, cwd, timeout)
     if not isinstance(info, dict):
         info = {"errors": [problem or "the answer cells could not be run"], "defined": []}
     state["errors"] = [str(e) for e in info.get("errors", [])][:20]
     defined = set(str(d) for d in info.get("defined", []))
 
     def isolate(label, thunk, steps):
+        if os.getpid() != _PID:     # inside a child already (a runner that runs whole): in this process
+            return thunk()
+        stop = None
         if time.monotonic() > deadline:
-            rec = _error_record("not run: the clean room used up its time budget")
+            stop = "not run: the clean room used up its time budget"
+        elif state.get("timed_out") == state.get("function"):
+            stop = f"not run: {state['function']} did not finish on an earlier case"
+        if stop:
+            rec = _error_record(stop)
             return {f"{label}, step 1": rec} if steps else rec
         value, problem = _in_child(request, lambda errors: thunk(), sock, cwd, timeout)
+        if problem and problem.startswith("CaseTimeout"):
+            state["timed_out"] = state.get("function")
         if problem is not None or not isinstance(value, dict):
             rec = _error_record(problem or "an unreadable result")
             return {f"{label}, step 1": rec} if steps else rec
@@ -283,10 +308,12 @@ def handle(request, sock, cases):
     cases._ISOLATE["run"] = isolate
 
     results = {}
-    for ex in request.get("exercises", []):
+    base = request
+    for ex in base.get("exercises", []):
         spec = cases.EXERCISES.get(ex)
         if spec is None:
             continue
+        request = dict(base, shim=ex in base.get("shim_exercises", ()))
         out = {}
         for name, runner in spec.functions.items():
             if name not in defined:
@@ -295,6 +322,7 @@ def handle(request, sock, cases):
                     why += "; " + "; ".join(state["errors"][:3])
                 out[name] = {"__missing__": _error_record(why)}
                 continue
+            state["function"] = f"{ex}:{name}"
             try:
                 if getattr(runner, "per_case", False):
                     out[name] = runner(Late(name), {})
@@ -314,7 +342,7 @@ def main(argv):
     import socket
     kind, fd, site = argv[1], int(argv[2]), argv[3:]
     here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:0] = [here] + ([os.path.join(here, "shims")] if kind == "numpy" else [])
+    sys.path[:0] = [here]
     sys.path += site
     try:   # never dumpable: a child (same user, no capabilities) cannot ptrace or read this process
         ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE 0
