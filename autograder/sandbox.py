@@ -105,7 +105,8 @@ def bwrap_argv(cmd, hide=(), expose_rw=(), expose_ro=(), tmp_size=512 * 1024 ** 
     bwrap applies its mounts in argument order, so the hiding tmpfs' come before the exposed
     folders (mounted on top of them), and a hidden path inside an exposed folder is hidden again.
     decoys: (folder, where) pairs: folder is mounted writable at where (see plant_decoys)."""
-    out = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--new-session", "--as-pid-1",
+    # Not --as-pid-1: a namespace's pid 1 ignores SIGXCPU (the CPU limit) and signals without a handler.
+    out = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--new-session",
            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--cap-drop", "ALL"]
     if not network:
         out.append("--unshare-net")
@@ -310,6 +311,9 @@ def main(argv=None):
         _die_with_parent()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         if backend == "bwrap":   # bwrap writes {"child-pid": ...} on the pipe, then closes it
+            # Inside, the kernel's parent is the namespace's init, pid 1, which ipykernel takes for
+            # "my parent died" and exits; the launcher watches nbgrader instead.
+            os.environ.pop("JPY_PARENT_PID", None)
             os.set_inheritable(write, True)
             run = bwrap_argv(cmd, hide, expose_rw, args.expose_ro, args.tmp_size, args.network, info_fd=write,
                              decoys=[d.split("=", 1) for d in args.decoy if "=" in d])

@@ -97,3 +97,11 @@ def test_isolation_hides_course_files_and_freezes_the_file_system(tmp_path):
     if not what.startswith("namespaces"):
         pytest.skip(f"no Linux namespaces here: {what}")
     assert ok, what
+
+
+def test_cpu_limit_holds_inside_the_isolation(tmp_path):
+    if not sandbox.bwrap_works()[0]:
+        pytest.skip(f"no isolation here: {sandbox.bwrap_works()[1]}")
+    loop = "while True:\n    try:\n        pass\n    except KeyboardInterrupt:\n        pass"
+    code, status, _ = _launch(tmp_path, loop, "--cpu", "1")
+    assert status["isolation"].startswith("namespaces") and status["reason"] == "cpu", status
