@@ -11,9 +11,11 @@ FLOAT32 = "float32 inputs"
 BN_LIBRARY = {"BatchNormalization", "batch_normalization", "moments", "normalize", "fused_batch_norm",
               "FusedBatchNorm", "FusedBatchNormV3", "batch_norm"}
 
-def _bn_variant(ddof=0, eps_outside=False):
-    """batchnorm_forward with one named fault: the unbiased variance (ddof=1), or eps added to the std."""
+def _bn_variant(ddof=0, eps_outside=False, fixed_eps=None):
+    """batchnorm_forward with one named fault: the unbiased variance (ddof=1), eps added to the std, or an eps
+    of one's own whatever is passed (PyTorch's 1e-5, Keras' 1e-3, 1e-8)."""
     def forward(x, gamma, beta, eps=1e-3):
+        eps = eps if fixed_eps is None else fixed_eps
         x = np.asarray(x, dtype=np.float64)
         var = x.var(axis=0, ddof=ddof) if len(x) > ddof else np.zeros(x.shape[1])
         inv_std = 1.0 / (np.sqrt(var) + eps) if eps_outside else 1.0 / np.sqrt(var + eps)
@@ -35,13 +37,16 @@ forward = Verdict(
     reference={"batchnorm_forward": reference.batchnorm_forward},
     forbidden={"batchnorm_forward": BN_LIBRARY},
     checks=[
+        diagnosis("batchnorm_forward", 0.25, "use the eps given (eps=0 in the worked example, 4, 1e-5, ...), not a "
+                  "constant of your own", tuple(_bn_variant(fixed_eps=e) for e in (1e-5, 1e-3, 1e-8)), "eps_given",
+                  rtol=1e-9, atol=1e-12),
         Check("batchnorm_forward", 0.75, "divide by m, not m - 1: equation 11-3 uses the biased batch variance",
               matches([WORKED], rtol=1e-7, atol=1e-9, part=lambda v: v[0], label="out"), "biased",
               variant=_bn_variant(ddof=1)),
         Check("batchnorm_forward", 0.5, 'add eps to the variance inside the square root: inv_std = 1 / sqrt(var + eps)',
               matches([CONSTANT], rtol=1e-7, part=lambda v: v[1]["inv_std"][:1], label='cache["inv_std"] of the constant column'), "eps",
               variant=_bn_variant(eps_outside=True)),
-        Check("batchnorm_forward", 0.75, "out differs from gamma * (x - mean) / sqrt(var + eps) + beta",
+        Check("batchnorm_forward", 0.5, "out differs from gamma * (x - mean) / sqrt(var + eps) + beta",
               matches(rtol=1e-7, atol=1e-9, part=lambda v: v[0], label="out"), "values"),
         Check("batchnorm_forward", 0.5, 'the cache must hold "x_hat", "inv_std" and "gamma" as the docstring defines them',
               matches(rtol=1e-7, atol=1e-9, part=lambda v: {k: v[1][k] for k in ("x_hat", "inv_std", "gamma")},

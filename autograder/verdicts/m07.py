@@ -142,10 +142,11 @@ adagrad = Verdict(
     checks=_step_checks("adagrad_step", "the first step: s starts at initial_accumulator_value, then s <- s + grad^2 "
                         "before the step", "s <- s + grad^2; theta <- theta - learning_rate * grad / sqrt(s + epsilon)",
                         values_points=0.25, diagnoses=[
-                            _theta("adagrad_step", 0.25, "s starts at initial_accumulator_value (Keras: 0.1), not at 0",
+                            _theta("adagrad_step", 0.25, "s starts at initial_accumulator_value (the argument; Keras' "
+                                   "default 0.1), not at 0 or at a constant of your own",
                                    (_adagrad_variant(start=0.0), _adagrad_variant(start=0.0, eps=1e-6),
-                                    _adagrad_variant(start=0.0, eps_outside=True), _adagrad_variant(start=0.0, eps=0.0)),
-                                   "accumulator"),
+                                    _adagrad_variant(start=0.0, eps_outside=True), _adagrad_variant(start=0.0, eps=0.0),
+                                    _adagrad_variant(start=0.1)), "accumulator"),
                             _theta("adagrad_step", 0.125, "use the epsilon given, not a constant of your own (1e-6, 1e-8, "
                                    "...)", tuple(_adagrad_variant(eps=e) for e in (1e-6, 1e-7, 1e-8)), "epsilon_given"),
                             _theta("adagrad_step", 0.125, EPS_INSIDE, (_adagrad_variant(eps_outside=True),), "epsilon_inside")])

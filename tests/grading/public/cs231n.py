@@ -10,6 +10,8 @@ rules are written out in the assignment's docstrings and the course notes
 - adam: t += 1; m, v averages; mt = m / (1 - beta1**t); vt = v / (1 - beta2**t); next_w = w - lr * mt / (sqrt(vt) + eps).
   Known fault: epsilon added to sqrt of the bias-corrected v (Kingma and Ba), not of the raw one (Keras).
 - batchnorm_forward (train): biased batch variance, eps inside the square root. Right for our contract.
+- batchnorm_backward_alt: dx = (1 / N) * gamma * inv_std * (N * dout - sum(dout) - x_hat * sum(dout * x_hat)),
+  from the cache (here: our cache's x_hat, inv_std, gamma). Right for our contract.
 - dropout_forward (train): mask = (rand(*x.shape) < p) / p, p the probability of KEEPING a unit.
   Known fault for our contract: rate is the probability of dropping (keep = random >= rate).
 """
@@ -46,6 +48,15 @@ def batchnorm_forward(x, gamma, beta, eps=1e-3):
     return gamma * x_hat + beta, {"x_hat": x_hat, "inv_std": 1 / np.sqrt(var + eps), "gamma": np.array(gamma, np.float64)}
 
 
+def batchnorm_backward_alt(dout, cache):
+    dout = np.array(dout, np.float64)
+    x_hat, inv_std, gamma = cache["x_hat"], cache["inv_std"], cache["gamma"]
+    N = dout.shape[0]
+    dbeta, dgamma = dout.sum(axis=0), (dout * x_hat).sum(axis=0)
+    dx = (1.0 / N) * gamma * inv_std * (N * dout - dbeta - x_hat * dgamma)
+    return dx, dgamma, dbeta
+
+
 def dropout_forward(x, rate, training=True, seed=None):
     x = np.array(x, np.float64)
     if not training:
@@ -62,5 +73,6 @@ PUBLIC = [
     ("07.adagrad_rmsprop", "rmsprop_step", rmsprop, "epsilon_inside", "INSIDE the square root"),
     ("07.adam_adamw", "adam_step", adam, "epsilon_uncorrected", "UNcorrected s"),
     ("04.batchnorm_forward", "batchnorm_forward", batchnorm_forward, None, ""),
+    ("04.batchnorm_backward", "batchnorm_backward", batchnorm_backward_alt, None, ""),
     ("08.dropout_forward", "dropout_forward", dropout_forward, "rate_is_drop", "probability of DROPPING"),
 ]

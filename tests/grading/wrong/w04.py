@@ -151,3 +151,11 @@ WRONG += [
     ("04.update_moving_stats", "update_moving_stats", moving_momentum_one_takes_batch, {"values"}, "new_mean"),
     ("04.fold_batchnorm", "fold_batchnorm", fold_bias_unscaled, {"values"}, "b_folded = (b - moving_mean) * s"),
 ]
+
+
+def forward_pytorch_eps(x, gamma, beta, eps=1e-3):
+    """eps fixed at PyTorch's default 1e-5, whatever is passed (the worked example passes eps=0)."""
+    return ref.batchnorm_forward(x, gamma, beta, 1e-5)
+
+
+WRONG += [("04.batchnorm_forward", "batchnorm_forward", forward_pytorch_eps, {"eps_given"}, "eps given")]

@@ -356,3 +356,11 @@ def rmsprop_default_epsilon_always(theta, grad, state, learning_rate=0.001, rho=
 
 
 WRONG += [("07.adagrad_rmsprop", "rmsprop_step", rmsprop_default_epsilon_always, {"epsilon_given"}, "epsilon given")]
+
+
+def adagrad_default_start_always(theta, grad, state, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7):
+    return ref.adagrad_step(theta, grad, state, learning_rate=learning_rate, initial_accumulator_value=0.1,
+                            epsilon=epsilon)
+
+
+WRONG += [("07.adagrad_rmsprop", "adagrad_step", adagrad_default_start_always, {"accumulator"}, "initial_accumulator_value")]
