@@ -85,6 +85,7 @@ RULES = {
     "04.batchnorm_forward": [
         ("batchnorm_forward", "The batch variance is the biased one: divide by m", "biased", "unbiased_forward"),
         ("batchnorm_forward", "eps: added to the batch variance before the square root", "eps", "eps_outside_forward"),
+        ("batchnorm_forward", "eps (the argument given; Keras' default 1e-3)", "eps_given", "forward_pytorch_eps"),
         ("batchnorm_forward", 'cache: dict with at least "x_hat", "inv_std" = 1 / sqrt(var + eps), "gamma"', "cache",
          "centred_cache_forward"),
         ("batchnorm_forward", "out: float64 array (m, n)", "float64", "float32_forward"),
