@@ -133,11 +133,14 @@ def bwrap_argv(cmd, hide=(), expose_rw=(), expose_ro=(), tmp_size=512 * 1024 ** 
             continue
         out += cover(path)
         hidden.append(path)
-    for path in sorted(expose, key=len):        # parents before the folders inside them
-        out += ["--bind" if expose[path] else "--ro-bind", path, path]
-    for path in hidden:
-        if any(_under(path, e) and path != e for e in expose):
+    # Exposed folders, and hidden ones inside them hidden again, parents before what is inside them
+    # (the data in a hidden home below an exposed folder: exposed, home hidden again, data exposed).
+    again = [h for h in hidden if any(_under(h, e) and h != e for e in expose)]
+    for path in sorted(list(expose) + again, key=len):
+        if path in again:
             out += cover(path)
+        if path in expose:
+            out += ["--bind" if expose[path] else "--ro-bind", path, path]
     decoys = [(folder, where) for folder, where in decoys if os.path.isdir(folder) and os.path.isabs(where)]
     for folder, where in decoys:   # writable: a read-only mount would not record the access time
         out += ["--bind", folder, where]

@@ -192,3 +192,16 @@ def test_without_bubblewrap_grading_still_runs_and_says_it_is_not_isolated(tmp_p
     out, status = _run_sandboxed(tmp_path, "print('ran')")
     assert out == "ran" and status["isolation"] == "off"
     assert "bubblewrap" in status["isolation_error"] and "make sandbox" in status["isolation_error"]
+
+
+def test_fashion_mnist_in_the_accounts_keras_cache_is_still_found(tmp_path, account, monkeypatch):
+    for var in ("DEEPTRAIN_DATA", "KERAS_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    cache = account / ".keras" / "datasets" / "fashion-mnist"
+    cache.mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                 "t10k-labels-idx1-ubyte.gz"):
+        (cache / name).write_bytes(b"idx")
+    look = (f"import os\nd = os.environ.get('DEEPTRAIN_DATA', '')\nprint(d == {str(cache)!r}, len(os.listdir(d)),"
+            f" os.path.exists({str(account / '.ssh')!r}))")
+    assert _run_sandboxed(tmp_path, look)[0] == "True 4 False"    # the data, and nothing else of the home
