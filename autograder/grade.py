@@ -138,8 +138,8 @@ def _collect(plan, submissions, opts, report, log, explicit):
         log(f"could not place {line}")
     submitted = submitted_names(col, plan.names)
     skipped = [n for n in plan.names if n not in submitted]
-    if skipped and not explicit:
-        log(f"not submitted by anyone, not prepared: {', '.join(skipped)}")
+    if skipped:
+        log(f"not submitted by anyone, not prepared{' (though asked for)' if explicit else ''}: {', '.join(skipped)}")
     plan.names = submitted
 
 
