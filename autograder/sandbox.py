@@ -126,7 +126,8 @@ def bwrap_argv(cmd, hide=(), expose_rw=(), expose_ro=(), tmp_size=512 * 1024 ** 
             return ["--size", str(1 << 20), "--tmpfs", path]
         return ["--ro-bind", "/dev/null", path]
 
-    covered = sorted({os.path.realpath(p) for p in hide if os.path.lexists(p)} - set(SCRATCH_MOUNTS))
+    # (A broken symbolic link hides nothing and has no target to cover: left alone.)
+    covered = sorted({os.path.realpath(p) for p in hide if os.path.exists(p)} - set(SCRATCH_MOUNTS))
     for path in covered:
         # Inside a hidden folder already (unless an exposed folder brings it back): nothing to do.
         if any(_under(path, h) and path != h for h in covered) and not any(_under(path, e) for e in expose):
