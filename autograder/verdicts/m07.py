@@ -69,7 +69,8 @@ def _rmsprop_variant(eps_outside=False, eps=None):
         s = np.zeros_like(theta) if state is None else state["s"]
         s = rho * s + (1 - rho) * grad * grad
         e = epsilon if eps is None else eps
-        return theta - learning_rate * grad / ((np.sqrt(s) + e) if eps_outside else np.sqrt(s + e)), {"s": s}
+        with np.errstate(divide="ignore", invalid="ignore"):       # eps 0: 0 / 0 where s = 0, as the student's
+            return theta - learning_rate * grad / ((np.sqrt(s) + e) if eps_outside else np.sqrt(s + e)), {"s": s}
     return step
 
 
@@ -113,6 +114,8 @@ def _fixed(step, **constants):
     return fixed
 
 
+# The epsilons of one's own a step may use instead of the argument: none, PyTorch's Adagrad, Keras', d2l's...
+OWN_EPSILONS = (0.0, 1e-10, 1e-8, 1e-7, 1e-6, 1e-5)
 EPS_INSIDE = ("epsilon goes INSIDE the square root: theta <- theta - learning_rate * grad / sqrt(s + epsilon) "
               "(not sqrt(s) + epsilon)")
 
@@ -148,13 +151,13 @@ adagrad = Verdict(
                                     _adagrad_variant(start=0.0, eps_outside=True), _adagrad_variant(start=0.0, eps=0.0),
                                     _adagrad_variant(start=0.1)), "accumulator"),
                             _theta("adagrad_step", 0.125, "use the epsilon given, not a constant of your own (1e-6, 1e-8, "
-                                   "...)", tuple(_adagrad_variant(eps=e) for e in (1e-6, 1e-7, 1e-8)), "epsilon_given"),
+                                   "...)", tuple(_adagrad_variant(eps=e) for e in OWN_EPSILONS), "epsilon_given"),
                             _theta("adagrad_step", 0.125, EPS_INSIDE, (_adagrad_variant(eps_outside=True),), "epsilon_inside")])
     + _step_checks("rmsprop_step", "the first step: s starts at 0, then s <- rho * s + (1 - rho) * grad^2 before the step",
                    "s <- rho * s + (1 - rho) * grad^2; theta <- theta - learning_rate * grad / sqrt(s + epsilon)",
                    values_points=0.25, diagnoses=[
                        _theta("rmsprop_step", 0.25, "use the epsilon given, not a constant of your own (1e-6, 1e-8, ...)",
-                              tuple(_rmsprop_variant(eps=e) for e in (1e-6, 1e-7, 1e-8)), "epsilon_given"),
+                              tuple(_rmsprop_variant(eps=e) for e in OWN_EPSILONS), "epsilon_given"),
                        _theta("rmsprop_step", 0.25, EPS_INSIDE, (_rmsprop_variant(eps_outside=True),
                                                                _rmsprop_variant(eps_outside=True, eps=1e-8)),
                               "epsilon_inside")]))
