@@ -378,7 +378,7 @@ def worker_self_test():
     from . import kernel_hidden_paths
     from .sandbox import self_test
     with open(os.path.join(HERE, "sandbox.py"), "rb") as f:
-        key = hashlib.sha256(f.read() + repr((os.uname(), os.getuid(), sys.executable)).encode()).hexdigest()[:20]
+        key = hashlib.sha256(f.read() + repr((os.uname(), os.getuid(), sys.executable, shutil.which("bwrap"))).encode()).hexdigest()[:20]
     cache = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "deeptrain")
     path = os.path.join(cache, f"sandbox-{key}.json")
     with contextlib.suppress(OSError, ValueError, TypeError):

@@ -59,7 +59,7 @@ c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 c.Autograde.autograde_preprocessors = [
     ResilientExecute,    # Execute that survives dead/hung kernels and undoes tampering (autograder/execute.py)
-    JudgeResults,        # the grade of each test cell, decided here from the kernel's results (autograder/verdicts)
+    JudgeResults,        # the grade of each test cell, decided here from the clean room's results (autograder/cleanroom.py, verdicts)
     StderrToStdout,
     IgnorePattern,
     ClearMetadataPreprocessor,
