@@ -103,7 +103,7 @@ print("FOUND", json.dumps({{"files": found, "tokens": tokens, "secrets": secrets
 KNOCK = r'''
 import urllib.error, urllib.request
 for token in [None, {token!r}] + tokens:
-    url = "http://127.0.0.1:{port}/api/terminals" + (f"?token={{token}}" if token else "")
+    url = "http://127.0.0.1:{port}/api/contents" + (f"?token={{token}}" if token else "")
     try:
         print("OPENED", urllib.request.urlopen(url, timeout=3).status)
     except urllib.error.HTTPError as e:   # the server answered
@@ -125,7 +125,8 @@ HONEST = "import os, tempfile, matplotlib\nmatplotlib.use('Agg')\nimport matplot
 def jupyter_server(tmp_path, account):
     """`jupyter server` of the grading account: a token, its runtime file where Jupyter writes it."""
     port, token = _free_port(), "grading-account-token-3f1c9a"
-    env = dict(os.environ, HOME=str(account))
+    # No extensions (JUPYTER_NO_CONFIG: half the start-up); /api/contents reads and writes the account's files.
+    env = dict(os.environ, HOME=str(account), JUPYTER_NO_CONFIG="1")
     server = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "jupyter"), "server", "--no-browser",
                                f"--port={port}", "--ip=127.0.0.1", f"--IdentityProvider.token={token}",
                                "--allow-root", f"--ServerApp.root_dir={tmp_path}"],
@@ -136,7 +137,7 @@ def jupyter_server(tmp_path, account):
         while True:   # up: its runtime file written, and it answers the token (what the kernel must not)
             assert server.poll() is None and time.time() < deadline, "the Jupyter server did not start"
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/terminals?token={token}", timeout=10) as r:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents?token={token}", timeout=10) as r:
                     if r.status == 200 and list(runtime.glob("jpserver-*.json")):
                         break
             except OSError:
