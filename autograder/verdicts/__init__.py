@@ -245,7 +245,7 @@ def _judge_function(verdict, fn, checks, got, want):
                 if other is not named and other.name not in why and not _run(other, got, variant):
                     why[other.name] = named
             # recognised: the results are exactly the named fault's, on every value check judged
-            recognised = recognised or all(not _run(c, got, variant) for c in judged_values)
+            recognised = recognised or all(not _run(c, got, variant) for c in judged_values + [named])
     for c in checks:
         if outcome[c.name] is None:
             explained.append((c, "not judged: " + ", ".join(a for a in c.after if outcome.get(a) != []) + " failed"))
