@@ -192,6 +192,18 @@ def subset(X, y, n, seed=0):
     return X[idx], y[idx]
 
 
+def binary_task(X, y, negative, positive):
+    """The rows of two classes as a binary task: (X_B, y_B) with y_B float32, 1.0 for `positive`.
+
+    Module 06's second transfer task, the 3rd edition's T-shirt/top (0) against pullover (2):
+    ``binary_task(X, y, negative=0, positive=2)``. Rows keep their order; X and y are not changed.
+    """
+    if negative == positive:
+        raise ValueError("negative and positive must be two different classes")
+    keep = (y == negative) | (y == positive)
+    return X[keep], (y[keep] == positive).astype(np.float32)
+
+
 DEBIAN_PACKAGE = "dataset-fashion-mnist"
 
 

@@ -240,3 +240,15 @@ def test_accuracy_helper_matches_keras_metrics():
     metric = keras.metrics.SparseCategoricalAccuracy()
     metric.update_state(ya, model_a(X))
     assert kt.accuracy(model_a, X, ya) == pytest.approx(float(metric.result()), abs=1e-7)
+
+
+def test_binary_task_keeps_two_classes_in_order_with_a_float_target():
+    import numpy as np
+    from deeptrain import data
+    y = np.array([2, 5, 0, 0, 9, 2], dtype=np.uint8)
+    X = np.arange(6, dtype=np.float32).reshape(6, 1)
+    XB, yB = data.binary_task(X, y, negative=0, positive=2)
+    np.testing.assert_array_equal(XB[:, 0], [0, 2, 3, 5])
+    np.testing.assert_array_equal(yB, [1, 0, 0, 1])
+    assert yB.dtype == np.float32
+    np.testing.assert_array_equal(y, [2, 5, 0, 0, 9, 2])
