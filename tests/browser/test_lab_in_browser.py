@@ -334,6 +334,8 @@ def workspace_lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("workspace")
     shutil.copytree(os.path.join(COURSE, MODULE), root / "course" / MODULE)
     assert sync(root / "course", root / "work", log=lambda *_: None) == {f"{MODULE}/{MODULE}.ipynb": "copied"}
+    # Validate's cell timeout as under `make lab` (autograder/nbgrader_config.py), not nbgrader's 30 s.
+    (root / "nbgrader_config.py").write_text("c = get_config()\nc.Execute.timeout = 120\n")
     with jupyter_lab(str(root), str(root / "server.log"), autosave=3) as base:
         yield base, root
 
@@ -380,6 +382,9 @@ def test_run_all_on_the_untouched_release_reaches_the_end_and_an_update_replaces
     _shot(page, "run_all_untouched_01")
     progress.scroll_into_view_if_needed()
     _shot(page, "run_all_untouched_01_end")
+    figure = nb.locator(".jp-MarkdownCell", has=page.locator("img")).last
+    figure.scroll_into_view_if_needed()
+    _shot(page, "static_figure_in_work_01", figure)
 
     # Autosave writes the run (outputs, execution counts, JupyterLab's metadata) to work/ ...
     deadline = time.time() + 60
