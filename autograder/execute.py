@@ -133,8 +133,10 @@ class ResilientExecute(Execute):
         try:
             restored = json.loads(ast.literal_eval(text))
         except (ValueError, SyntaxError, TypeError):
-            return [f"{MARK} The grader's integrity check could not run before this test "
-                    "(something in the notebook disabled it). This submission needs a manual review.\n"]
+            # Not a flag: no grade depends on the kernel (the clean room judges), and a busy machine or a
+            # flood of output can delay the reply just as well as a notebook that disabled the guard.
+            self.log.info("the integrity guard gave no answer before %s", cell.metadata.get("nbgrader", {}).get("grade_id"))
+            return []
         if not restored:
             return []
         shown = ", ".join(restored[:12]) + (f" and {len(restored) - 12} more" if len(restored) > 12 else "")

@@ -231,12 +231,13 @@ def run(repeats=2):
                       f"{res['per_min1']:.1f} with 1; measured at {res['load']}; see the grading section"))]
 
 
-def compare(before, repeats=1, log=print):
+def compare(before, repeats=1, log=print, only=None):
     """Before/after in one run: `python -m autograder grade --jobs 2` of the same student's notebooks (the
     modules both checkouts have) with the code of `before` (a checkout of an older commit) and of this
     one, interleaved (before, after, before, ...), each after a first run that fills its template cache."""
     names = sorted(set(os.listdir(os.path.join(before, "solutions"))) & set(os.listdir(os.path.join(ROOT, "solutions"))))
-    names = [n for n in names if os.path.isfile(os.path.join(ROOT, "solutions", n, f"{n}.ipynb"))]
+    names = [n for n in names if os.path.isfile(os.path.join(ROOT, "solutions", n, f"{n}.ipynb"))
+             and (not only or n in only)]
     tmp = tempfile.mkdtemp(prefix="bench-compare-")
     try:
         subs = os.path.join(tmp, "subs")
@@ -260,9 +261,10 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--before", help="a checkout of an older commit: measure it against this one, interleaved")
+    p.add_argument("--only", nargs="*", help="with --before: these modules only (e.g. leave out the capstone's replay)")
     args = p.parse_args(argv)
     if args.before:
-        out = compare(os.path.abspath(args.before), args.repeats)
+        out = compare(os.path.abspath(args.before), args.repeats, only=args.only)
         b, a = (min(r["wall"] for r in out[k]) for k in ("before", "after"))
         print(f"before {b:.1f} s, after {a:.1f} s (x{b / a:.2f}) for {out['names']} notebooks, --jobs 2")
         return 0

@@ -97,7 +97,8 @@ def sigmoid_derivative(z):
         import os
         os._exit(3)
     return _real_sd(z)''')
-    return nb, {"test_sigmoid"}, "KernelExited"
+    # The kernel dies (the feedback says so); in the clean room only the cases that exit lose points.
+    return nb, {"test_sigmoid": 1}, "KernelExited"
 
 
 def memory_bomb():
@@ -199,8 +200,9 @@ ACTIVATIONS = _g.ACTIVATIONS
 forward_variances = types.FunctionType(_g.forward_variances.__code__.replace(co_name="mine"), _g.__dict__)'''
     nb["cells"][_index(nb, "layer_gradient_norms")]["source"] = (
         "from deeptrain.kernels.gradients import layer_gradient_norms\n")
-    # sigmoid_derivative is the student's own formula (on a delegating sigmoid): it keeps its point.
-    return nb, {"test_sigmoid": 1, "test_forward_variances": 2, "test_layer_gradient_norms": 3}, "compute it yourself"
+    # sigmoid_derivative calls the delegating sigmoid, which cannot run in the NumPy-only clean room (no
+    # TensorFlow there): it loses its point too.
+    return nb, {"test_sigmoid": 2, "test_forward_variances": 2, "test_layer_gradient_norms": 3}, "compute it yourself"
 
 
 def reads_solutions():
@@ -317,8 +319,9 @@ def sigmoid(z):
 
 def sigmoid_derivative(z):
     return sigmoid(z) * sigmoid(-np.asarray(z, dtype=np.float64))'''
-    # forward_variances is the student's own: it keeps its points (it may use any sigmoid).
-    return nb, {"test_sigmoid": 1}, "compute it yourself"   # the delegating sigmoid costs only its own point
+    # SciPy does not exist in the NumPy-only clean room: the cell stops at its import, so neither function
+    # exists there, and forward_variances, built on the student's sigmoid, fails with it.
+    return nb, {"test_sigmoid": 2, "test_forward_variances": 2}, "compute it yourself"
 
 
 def raw_ops_delegation():
@@ -331,7 +334,9 @@ def sigmoid(z):
 def sigmoid_derivative(z):
     z = np.asarray(z, dtype=np.float64)
     return sigmoid(z) * sigmoid(-z)'''
-    return nb, {"test_sigmoid": 1}, "compute it yourself"   # the delegating sigmoid costs only its own point
+    # The clean room has no `tf` for a NumPy exercise: the cell stops at its first line, so neither function
+    # exists there, and forward_variances, built on the student's sigmoid, fails with it.
+    return nb, {"test_sigmoid": 2, "test_forward_variances": 2}, "compute it yourself"
 
 
 def importlib_delegation():
@@ -359,7 +364,9 @@ def sigmoid(z):
 def sigmoid_derivative(z):
     e = np.exp(-np.abs(np.asarray(z, dtype=np.float64)))     # the student's own, stable in both tails
     return e / (1.0 + e) ** 2'''
-    return nb, {"test_sigmoid": 1}, "compute it yourself"   # the delegating sigmoid costs only its own point
+    # The delegating sigmoid costs its own point, and the cases of forward_variances that use it as activation
+    # (no TensorFlow in the NumPy-only clean room); sigmoid_derivative, the student's own, keeps its point.
+    return nb, {"test_sigmoid": 1, "test_forward_variances": 1.5}, "compute it yourself"
 
 
 CASES = {f.__name__: f for f in (infinite_loop, unstoppable_loop, os_exit, memory_bomb, noisy_output, edited_test,

@@ -19,9 +19,10 @@ pytestmark = pytest.mark.slow
 NAME = corpus.NAME
 # Flagged: the score stands, a human should look (patching, IPython internals, reading course
 # files, killing processes). Not flagged: honest work, broken structure, or code that is merely
-# wrong in a heavy way (loops forever, eats memory).
+# wrong in a heavy way (loops forever, eats memory). fake_reference is neither: what it changes in the
+# kernel never reaches the clean room, so there is nothing to look at.
 REVIEW = ("tamper_numpy", "tamper_checks", "assert_defeat", "reads_solutions", "delegation", "vandal", "os_exit",
-          "rebind_checks", "fake_reference", "swap_code", "ufunc_delegation", "raw_ops_delegation",
+          "rebind_checks", "swap_code", "ufunc_delegation", "raw_ops_delegation",
           "importlib_delegation", "deferred_delegation")
 HONEST = ("solution", "blank", "noisy_output", "broken_structure", "infinite_loop", "unstoppable_loop",
           "memory_bomb", "edited_test")
