@@ -153,3 +153,20 @@ def test_the_students_finish_changes_no_grade(tmp_path):
             assert per_cell["plain"] == per_cell["finished"], name
             scores = [s or 0 for s, _ in per_cell["plain"].values()]
             assert 0 < sum(scores) < sum(m or 0 for _, m in per_cell["plain"].values()), (name, per_cell["plain"])
+
+
+def test_the_bundle_gives_students_the_settings_of_make_lab(tmp_path):
+    """The bundle's etc/jupyter is make lab's two folders merged: Validate stays, formgrader
+    (server and lab), the Create Assignment panel, the Nbgrader menu and the exchange panels are off."""
+    from autograder.bundle import _jupyter_settings
+    _jupyter_settings(str(tmp_path))
+    server = json.load(open(tmp_path / "jupyter_server_config.json"))["ServerApp"]["jpserver_extensions"]
+    assert server == {"nbgrader.server_extensions.assignment_list": False,
+                      "nbgrader.server_extensions.course_list": False,
+                      "nbgrader.server_extensions.formgrader": False}
+    off = json.load(open(tmp_path / "labconfig" / "page_config.json"))["disabledExtensions"]
+    assert {f"@jupyter/nbgrader:{p}" for p in ("formgrader", "create-assignment", "menu", "assignment-list",
+                                                "course-list")} <= {k for k, v in off.items() if v}
+    assert not off.get("@jupyter/nbgrader:validate-assignment")
+    hidden = json.load(open(tmp_path / "jupyter_server_config.json"))["ContentsManager"]["hide_globs"]
+    assert "solutions" in hidden
