@@ -5,10 +5,12 @@
 The grader (``autograder/verdicts/m09.py``) runs it for every capstone submission. It holds the
 test split, which never reaches the student's kernel: the recipe is checked
 (``deeptrain.capstone_recipe.problems``), rebuilt from built-in Keras classes with ``safe_mode``,
-trained from scratch on the capstone's training split with the grading seed, and measured on
-Fashion-MNIST's 10,000 test images. A process of its own gives TensorFlow a clean state per
-submission and a hard time limit. The last line of stdout is the report:
-{"accuracy", "examples_seen", "steps", "seconds", "stopped_by_wall_cap", "params"} or {"error"}.
+trained from scratch on the capstone's training split once per grading seed (``GRADING_RUNS``
+runs: seeds base, base + 1, ...; the base is ``DEEPTRAIN_CAPSTONE_SEED``, 0 by default), and each
+run is measured on Fashion-MNIST's 10,000 test images. A process of its own gives TensorFlow a
+clean state per submission and a hard time limit. The last line of stdout is the report:
+{"accuracy" (the mean), "accuracies", "seeds", "spread", "examples_seen", "steps", "seconds",
+"stopped_by_wall_cap", "params"} or {"error"}.
 """
 import json
 import os
@@ -30,7 +32,8 @@ def main():
     try:
         recipe = json.loads(sys.stdin.read())
         (X_train, y_train), (X_valid, y_valid), (X_test, y_test) = load_fashion_mnist(n_train=R.N_TRAIN, seed=0)
-        report = R.replay(recipe, X_train, y_train, X_valid, y_valid, X_test, y_test, seed=grading_seed())
+        report = R.replay(recipe, X_train, y_train, X_valid, y_valid, X_test, y_test,
+                          seeds=R.grading_seeds(grading_seed()))
     except R.RecipeError as e:
         report = {"error": str(e)}
     except ValueError as e:             # not JSON

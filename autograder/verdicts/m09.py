@@ -1,9 +1,11 @@
 """Verdict of 09_capstone: points from the test accuracy of the recipe, trained again by the grader.
 
 The kernel only hands over the recipe ``build_and_train`` wrote down (``deeptrain.capstone``).
-Here it is trained from scratch in a separate process (``autograder/capstone_replay.py``) and
-scored linearly between the baseline (module 01's plain network under the same budget: 0 points)
-and the target (full points), with a message saying where the model landed.
+Here it is trained from scratch in a separate process (``autograder/capstone_replay.py``), once
+per grading seed (``GRADING_RUNS`` runs: one run's luck moves a grade by more than a point), and
+the mean test accuracy is scored linearly between the scale's two anchors (``LOW``: 0 points;
+``HIGH``: full points; set from the measurements in BENCHMARKS.md, "The capstone's scale"), with a
+message saying where each run landed.
 """
 import json
 import os
@@ -11,28 +13,21 @@ import subprocess
 import sys
 
 from deeptrain import capstone
-from deeptrain.capstone_recipe import WALL_CAP_S
+from deeptrain.capstone_recipe import (GRADING_RUNS, HIGH, LOW, POINTS, WALL_CAP_S, points_for,  # noqa: F401
+                                      problems)
 
 from . import Check, Judgement, Verdict
 from .delegation import Forbidden
 
-POINTS = 10
-# Test accuracy of capstone.baseline replayed with the grading seed 0 (measured on this course's
-# machine, 2026-12-01; tests/grading/test_capstone.py replays it again and fails if it moved).
-BASELINE = 0.453
-TARGET = 0.85          # the solution's entry (modules 02-07) reaches 0.857 on the test images
+# The anchors of the scale (LOW, HIGH) live in deeptrain.capstone_recipe, so that the student's
+# capstone.evaluate shows the same points; tests/grading/test_capstone.py checks the recorded sweep.
+BASELINE, TARGET = LOW, HIGH        # the names this verdict used before the scale was re-anchored
 REPLAY_TIMEOUT_S = WALL_CAP_S + 120
 BYPASS = Forbidden(
     {"load_weights", "load_model", "set_weights", "applications", "get_file", "TFSMLayer", "t10k",
      "load_fashion_mnist", "load_raw", "read_idx", "fashion_mnist", "npz", "h5", "keras_hub"},
     "the capstone is graded on what your recipe learns within the budget; loading weights, a saved or "
     "pretrained model, or the test data is a bypass and scores 0")
-
-
-def points_for(accuracy):
-    """Linear between BASELINE (0) and TARGET (POINTS), rounded to 0.1 point."""
-    share = (accuracy - BASELINE) / (TARGET - BASELINE)
-    return round(POINTS * min(1.0, max(0.0, share)), 1)
 
 
 def run_replay(recipe_json, timeout=REPLAY_TIMEOUT_S):
@@ -67,19 +62,31 @@ def score(verdict, results, delegated):
         why = (record or {}).get("error") if isinstance(record, dict) else None
         return _fail(verdict, "no recipe to train: build_and_train must build, compile and train a model "
                      "with budget.fit", why or "no results for build_and_train reached the grader")
-    report = run_replay(str(record["out"].get("str_full", "")))
+    text = str(record["out"].get("str_full", ""))
+    try:
+        broken = problems(json.loads(text))
+    except ValueError as e:
+        broken = [f"the recipe could not be read ({e})"[:300]]
+    if broken:      # budget.fit refuses these in the kernel: this recipe went around it
+        why = "; ".join(broken)
+        return _fail(verdict, "the recipe breaks the capstone's rules and scores 0", why,
+                     [f"build_and_train: a recipe that budget.fit would have refused reached the grader ({why[:300]})"])
+    report = run_replay(text)
     if "error" in report:
         return _fail(verdict, "the recipe could not be trained", report["error"])
     accuracy, earned = report["accuracy"], points_for(report["accuracy"])
-    where = (f"test accuracy {accuracy:.4f} after {report['examples_seen']:,} examples ({report['steps']:,} steps, "
-             f"{report['seconds']:.1f} s): baseline {BASELINE:.3f} = 0 points, target {TARGET:.3f} = {POINTS} points")
+    runs = ", ".join(f"{a:.4f}" for a in report.get("accuracies", [accuracy]))
+    where = (f"test accuracy {accuracy:.4f}, the mean of {len(report.get('accuracies', [accuracy]))} runs from "
+             f"different seeds ({runs}), after {report['examples_seen']:,} examples per run ({report['steps']:,} "
+             f"steps; {report['seconds']:.1f} s of training in all): {LOW:.3f} = 0 points, {HIGH:.3f} = {POINTS} points")
     review = []
     if report.get("stopped_by_wall_cap"):
         review.append(f"build_and_train: training stopped at the {WALL_CAP_S:.0f} s wall-clock cap")
         where += f"; training was stopped by the {WALL_CAP_S:.0f} s wall-clock cap"
     if earned >= POINTS:
         return Judgement(float(POINTS), verdict.points, [], summary=where, review=review)
-    check = Check("build_and_train", round(POINTS - earned, 6), "your model is below the target", None, "accuracy")
+    check = Check("build_and_train", round(POINTS - earned, 6), "your model is below the top of the scale", None,
+                  "accuracy")
     return Judgement(earned, verdict.points, [(check, where)], review=review)
 
 
@@ -87,7 +94,7 @@ capstone_verdict = Verdict(
     exercise="09.capstone", cell="test_capstone",
     reference={"build_and_train": capstone.baseline},
     forbidden={"build_and_train": BYPASS},
-    checks=[Check("build_and_train", POINTS, "test accuracy between the baseline and the target", None, "accuracy")],
+    checks=[Check("build_and_train", POINTS, "mean test accuracy on the scale from LOW to HIGH", None, "accuracy")],
     scorer=score)
 
 VERDICTS = [capstone_verdict]

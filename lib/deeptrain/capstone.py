@@ -1,7 +1,9 @@
-"""Module 09, the capstone: train the best Fashion-MNIST model you can within a fixed budget.
+"""Module 09, the capstone: train a deep network as well as you can within a fixed budget.
 
-The student writes ``build_and_train(X_train, y_train, X_valid, y_valid, budget)``: it builds and
-compiles a Keras model and trains it with ``budget.fit(model, X_train, y_train, ...)``, which
+The network is fixed (``capstone_recipe.DEPTH`` hidden Dense layers of ``WIDTH`` units, as in the
+exercise that ends chapter 11 of Geron's book); everything about how it is trained is the
+student's. The student writes ``build_and_train(X_train, y_train, X_valid, y_valid, budget)``: it
+builds and compiles the Keras model and trains it with ``budget.fit(model, X_train, y_train, ...)``, which
 takes the arguments of ``model.fit``. ``budget.fit`` is where the budget is enforced: the data
 must be the arrays received, unchanged (preprocessing goes inside the model), and
 ``epochs * len(X_train)`` may not exceed ``budget.examples``.
@@ -14,14 +16,21 @@ kernel never receives (``deeptrain.capstone_recipe`` checks and replays a recipe
 loaded or set in the kernel, test labels read there, a pretrained model: none of it reaches the
 grader, which only rebuilds built-in Keras layers from their configuration.
 
-``evaluate(build_and_train)`` runs exactly the grader's procedure on the validation split, so
-that a student can predict their grade.
+``evaluate(build_and_train)`` runs exactly the grader's procedure (the same number of runs, seeds
+0, 1, 2, ...) on the validation split and says what the grader's scale would give, with the spread
+between runs, so that a student can predict their grade. ``ablate(build_and_train, variants)``
+trains variants of an entry the same way and tabulates what each change is worth against that
+spread.
 """
+import functools
+
 import numpy as np
 
 from . import capstone_recipe as recipes
-from .capstone_recipe import N_TRAIN, BUDGET_EXAMPLES, RecipeError  # noqa: F401  (the student's names)
+from .capstone_recipe import (N_TRAIN, BUDGET_EXAMPLES, DEPTH, WIDTH, GRADING_RUNS, LOW, HIGH, POINTS,  # noqa: F401
+                              RecipeError, points_for)                     # (the student's names)
 
+SEEDS = tuple(range(GRADING_RUNS))      # the seeds evaluate() and ablate() use by default: as many runs as the grade
 
 
 class Recorded(BaseException):
@@ -130,30 +139,119 @@ def record(build_and_train, data=None, examples=BUDGET_EXAMPLES):
     raise RecipeError("build_and_train returned without calling budget.fit(model, X_train, y_train, ...)")
 
 
-def evaluate(build_and_train, seed=0, data=None, verbose=True):
+def evaluate(build_and_train, seeds=SEEDS, data=None, verbose=True):
     """What the grader does, measured on the validation split: record the recipe, train it again
-    from scratch with `seed`, and return the replay's report (a dict: "accuracy" on X_valid,
-    "examples_seen", "steps", "seconds", ...)."""
+    from scratch once per seed, and return the replay's report (a dict: "accuracy", the mean on
+    X_valid; "accuracies", one per run; "spread", max - min; "points", what the grader's scale gives
+    that mean; "examples_seen", "steps", "seconds", ...).
+
+    The grade itself uses the test images, which your code never sees: expect it to differ from
+    this estimate by about the spread between runs.
+    """
     (X_train, y_train), (X_valid, y_valid) = data or load_data()
     recipe = record(build_and_train, ((X_train, y_train), (X_valid, y_valid)))
-    report = recipes.replay(recipe, X_train, y_train, X_valid, y_valid, X_valid, y_valid, seed=seed)
+    report = recipes.replay(recipe, X_train, y_train, X_valid, y_valid, X_valid, y_valid, seeds=tuple(seeds))
+    report["points"] = points_for(report["accuracy"])
     if verbose:
-        print(f"seed {seed}: validation accuracy {report['accuracy']:.4f} after {report['examples_seen']:,} examples "
-              f"({report['steps']:,} steps, {report['seconds']:.1f} s; {report['params']:,} parameters)")
+        runs = ", ".join(f"{a:.4f}" for a in report["accuracies"])
+        print(f"validation accuracy {report['accuracy']:.4f} (runs with seeds {', '.join(map(str, report['seeds']))}: "
+              f"{runs}; spread {report['spread']:.4f}) after {report['examples_seen']:,} examples per run "
+              f"({report['steps']:,} steps, {report['seconds']:.1f} s in all)")
+        if len(report["accuracies"]) > 1:
+            low, high = points_for(min(report["accuracies"])), points_for(max(report["accuracies"]))
+            print(f"the grader's scale gives this mean {report['points']:g} points of {POINTS} "
+                  f"(a single run: {low:g} to {high:g}); 0 points at {LOW:.3f}, {POINTS} at {HIGH:.3f}")
+        else:
+            print(f"the grader's scale gives this run {report['points']:g} points of {POINTS}")
     return report
 
 
-def baseline(X_train, y_train, X_valid, y_valid, budget):
-    """The capstone's baseline: module 01's plain deep network under the same budget.
+class Ablation(dict):
+    """{variant: np.array of validation accuracies, one per seed}, the first variant the reference.
 
-    10 hidden Dense(100) sigmoid layers initialized from N(0, 1), plain SGD (learning rate 0.05),
-    batches of 64, as many epochs as the budget allows.
+    ``table()`` is the text ``ablate`` prints; ``plot(ax)`` draws every run and each mean;
+    ``clear(name)`` tells whether the runs of a variant and the reference do not overlap.
     """
+
+    def __init__(self, accuracies, seeds):
+        super().__init__((name, np.asarray(accs, dtype=float)) for name, accs in accuracies.items())
+        self.seeds = tuple(seeds)
+        self.reference = next(iter(self))
+
+    def change(self, name):
+        return float(self[name].mean() - self[self.reference].mean())
+
+    def spread(self, name):
+        return float(self[name].max() - self[name].min())
+
+    def clear(self, name):
+        """The variant's runs all lie above, or all below, the reference's runs."""
+        ref, accs = self[self.reference], self[name]
+        return bool(accs.max() < ref.min() or accs.min() > ref.max())
+
+    def table(self):
+        width = max(len(name) for name in self)
+        lines = [f"{'variant':<{width}}  mean    change   spread  clear?  runs (seeds {', '.join(map(str, self.seeds))})"]
+        for name, accs in self.items():
+            change = "" if name == self.reference else f"{self.change(name):+.4f}"
+            clear = "" if name == self.reference else ("yes" if self.clear(name) else "no")
+            lines.append(f"{name:<{width}}  {accs.mean():.4f}  {change:>7}  {self.spread(name):.4f}  {clear:>6}  "
+                         + ", ".join(f"{a:.4f}" for a in accs))
+        return "\n".join(lines)
+
+    def plot(self, ax=None, title="Ablation: every run (dots) and the mean (bar)"):
+        import matplotlib.pyplot as plt
+        ax = ax or plt.subplots(figsize=(8, 0.5 * len(self) + 1.2))[1]
+        names = list(self)[::-1]
+        for i, name in enumerate(names):
+            ax.plot(self[name], [i] * len(self[name]), "o", color="C0", alpha=0.6)
+            ax.plot(self[name].mean(), i, "|", color="k", markersize=18)
+        ref = self[self.reference]
+        ax.axvspan(ref.min(), ref.max(), color="C2", alpha=0.15, label=f"runs of {self.reference}")
+        ax.set_yticks(range(len(names)), names)
+        ax.set_xlabel(f"validation accuracy ({len(self.seeds)} runs per variant)")
+        ax.set_title(title)
+        ax.legend(loc="best")
+        return ax
+
+
+def ablate(build_and_train, variants, seeds=SEEDS, data=None, verbose=True, known=None):
+    """Train variants of an entry the grader's way, each with every seed, on the validation split.
+
+    build_and_train: your function, taking keyword switches after its five arguments
+    (``def build_and_train(X_train, y_train, X_valid, y_valid, budget, batch_norm=True, ...)``);
+    called without switches it is your entry. variants: {name: {switch: value}}, the first one
+    usually ``{"my entry": {}}``, the reference of the changes. Returns an ``Ablation``
+    ({name: accuracies per seed}) and prints its table: each variant's mean, its change from the
+    reference, its spread between runs, and whether its runs and the reference's do not overlap.
+    Cost: len(variants) x len(seeds) training runs (a few seconds each).
+    """
+    import time
+    data = data or load_data()
+    start = time.perf_counter()
+    known = known or {}
+    accuracies = {name: list(known[name]) if name in known else
+                  evaluate(functools.partial(build_and_train, **switches), seeds, data, verbose=False)["accuracies"]
+                  for name, switches in variants.items()}
+    result = Ablation(accuracies, seeds)
+    if verbose:
+        trained = sum(name not in known for name in variants) * len(seeds)
+        print(f"{trained} training runs in {time.perf_counter() - start:.0f} s")
+        print(result.table())
+    return result
+
+
+def keras_defaults(X_train, y_train, X_valid, y_valid, budget):
+    """The fixed network with Keras' defaults and nothing from chapter 11: ReLU, Glorot's uniform
+    initialization, ``"adam"`` (learning rate 0.001, constant), batches of 32, as many epochs as the
+    budget allows. The grader's scale puts it near 2 points of 10."""
     keras = recipes.keras()
     layers = [keras.Input((28, 28)), keras.layers.Flatten()]
-    layers += [keras.layers.Dense(100, activation="sigmoid",
-                                  kernel_initializer=keras.initializers.RandomNormal(stddev=1.0)) for _ in range(10)]
+    for _ in range(DEPTH):
+        layers += [keras.layers.Dense(WIDTH), keras.layers.Activation("relu")]
     model = keras.Sequential(layers + [keras.layers.Dense(10, activation="softmax")])
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    return budget.fit(model, X_train, y_train, batch_size=64, epochs=budget.max_epochs(), verbose=0)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return budget.fit(model, X_train, y_train, batch_size=32, epochs=budget.max_epochs(), verbose=0)
+
+
+baseline = keras_defaults       # the verdict's reference (worth about 2 points)

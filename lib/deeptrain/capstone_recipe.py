@@ -9,35 +9,60 @@ A recipe is plain JSON (no pickle, no code):
 
 ``problems(recipe, ...)`` lists every rule it breaks; the grader calls it in its own process on
 whatever the kernel sent, and ``replay`` rebuilds the model with Keras' ``safe_mode`` from
-built-in classes only (the allow-lists below). Why allow-lists: a configuration can name any
-registered class, and some built-in ones load files (``TFSMLayer``) or carry arrays
-(``Constant`` initializers, ``Normalization(mean=...)``) in which trained weights could be
-smuggled. Number lists are therefore capped too.
+built-in classes only (the allow-lists below) and trains it from scratch with several grading
+seeds. Why allow-lists: a configuration can name any registered class, and some built-in ones
+load files (``TFSMLayer``) or carry arrays (``Constant`` initializers, ``Normalization(mean=...)``,
+``Rescaling(scale=...)``) in which trained weights could be smuggled.
+
+**A recipe carries no weights, by construction** (``_number_problems``, ``_string_problems``):
+- a number may stand only under a key known to hold a size, a rate, a factor, a boundary or a
+  seed (``SCALAR_KEYS``, ``LIST_KEYS``); anywhere else (a dict of numbers, an unknown argument) the
+  recipe is refused;
+- under those keys a value is one number, or a short flat list of numbers where the key is a
+  shape or an axis (at most ``MAX_SHAPE_LIST``) or a schedule's boundaries and values (at most
+  ``MAX_NUMBER_LIST``): so no argument can scale or shift the signal unit by unit
+  (``Rescaling``, ``Normalization``, ``Constant`` and initializer arguments are scalars);
+- the whole recipe holds at most ``MAX_NUMBERS`` numbers, all keys and all nesting counted;
+- every string is an identifier of at most 64 characters that is not a number (no numbers in
+  strings, no base64), and layer names, which no layer computes with, are dropped before the
+  grader builds the model; so are seeds, so that the grader's seeds decide the initialization;
+- the architecture is fixed (``DEPTH`` hidden ``Dense`` layers of ``WIDTH`` units and a
+  ``Dense(10)`` output, in a ``Sequential`` model); the only other layers with weights are
+  normalization layers and ``PReLU``, whose weights are trained from their initializers.
 """
 import json
+import math
+import re
 import time
 
 N_TRAIN = 10_000               # training images the capstone gets (a seeded subset of the 55,000)
-BUDGET_EXAMPLES = 30_000       # examples that may be seen in training: 3 epochs of N_TRAIN
-MAX_PARAMS = 3_000_000         # a model larger than this is refused (grading time)
-WALL_CAP_S = 300.0             # a replay stops training after this long (only pathological recipes)
+BUDGET_EXAMPLES = 20_000       # examples that may be seen in training: 2 epochs of N_TRAIN
+DEPTH, WIDTH = 20, 100         # the fixed network: 20 hidden Dense layers of 100 units (Geron, ch. 11, ex. 8)
+N_CLASSES = 10
+GRADING_RUNS = 3               # the grade is the mean test accuracy of this many runs (seeds base, base+1, ...)
+MAX_PARAMS = 400_000           # a model larger than this is refused (the fixed network has about 280,000)
+WALL_CAP_S = 240.0             # a replay stops training after this long, all runs together (pathological recipes)
 MAX_RECIPE_CHARS = 200_000
-MAX_NUMBER_LIST = 64           # longest list of numbers anywhere in a recipe (shapes, boundaries)
+MAX_NUMBERS = 1_000            # numbers in the whole recipe, every key and nesting counted (a rich recipe: ~250)
+MAX_NUMBER_LIST = 64           # a schedule's boundaries / values
+MAX_SHAPE_LIST = 4             # a shape, an axis list, a factor range
 MAX_BATCH = 8192
 
-LAYERS = {
-    "InputLayer", "Dense", "Activation", "Flatten", "Reshape", "Permute", "Dropout", "AlphaDropout",
-    "GaussianDropout", "GaussianNoise", "SpatialDropout1D", "SpatialDropout2D", "BatchNormalization",
-    "LayerNormalization", "GroupNormalization", "Rescaling", "Normalization", "Conv1D", "Conv2D",
-    "SeparableConv2D", "DepthwiseConv2D", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
-    "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
-    "GlobalMaxPooling2D", "ZeroPadding2D", "Cropping2D", "UpSampling2D", "ReLU", "LeakyReLU", "PReLU", "ELU",
-    "Softmax", "Add", "Concatenate", "Multiply", "Average", "Maximum", "Minimum", "Subtract",
-    "ActivityRegularization", "RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom",
-    "RandomCrop", "RandomContrast", "RandomBrightness", "Identity",
+# The scale (test accuracy, mean of the grading runs -> points): set from measurements, see
+# BENCHMARKS.md ("The capstone's scale"). Keras' defaults in the fixed network land near 2 points.
+POINTS = 10
+LOW = 0.640                    # 0 points
+HIGH = 0.780                   # POINTS points
+
+WEIGHTED = {"Dense", "BatchNormalization", "LayerNormalization", "GroupNormalization", "PReLU"}
+INPUT_SIDE = {"InputLayer", "Flatten", "Reshape", "Rescaling", "Normalization", "RandomFlip", "RandomTranslation",
+              "RandomRotation", "RandomZoom", "RandomContrast", "RandomBrightness"}   # only before the first Dense
+LAYERS = WEIGHTED | INPUT_SIDE | {
+    "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "Dropout", "AlphaDropout", "GaussianDropout",
+    "GaussianNoise", "UnitNormalization", "ActivityRegularization", "Identity",
 }
 ALLOWED = {
-    "keras": {"Sequential", "Functional", "Model", "DTypePolicy", "FloatDTypePolicy"},
+    "keras": {"Sequential", "DTypePolicy", "FloatDTypePolicy"},
     "keras.layers": LAYERS,
     "keras.optimizers": {"SGD", "RMSprop", "Adam", "AdamW", "Nadam", "Adamax", "Adagrad", "Adadelta", "Lion",
                          "Lamb"},
@@ -52,6 +77,26 @@ ALLOWED = {
     "keras.metrics": None,
     "keras.activations": None,
 }
+# Where a number may stand (see the module's docstring). Keys of the allowed classes' configurations
+# that hold sizes, rates, factors, boundaries, seeds; a value there is one number (or, in LIST_KEYS,
+# a short flat list of numbers).
+SCALAR_KEYS = {
+    "version", "units", "rate", "momentum", "epsilon", "renorm_momentum", "rmax", "rmin", "dmax", "groups",
+    "l1", "l2", "factor", "max_value", "min_value", "negative_slope", "threshold", "alpha", "stddev", "mean",
+    "variance", "minval", "maxval", "scale", "offset", "gain", "value", "seed", "learning_rate",
+    "initial_learning_rate", "decay_steps", "decay_rate", "end_learning_rate", "power", "warmup_target",
+    "warmup_steps", "first_decay_steps", "t_mul", "m_mul", "beta_1", "beta_2", "rho", "weight_decay",
+    "clipnorm", "global_clipnorm", "clipvalue", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
+    "gradient_accumulation_steps", "initial_accumulator_value", "steps_per_execution", "loss_weights",
+    "ignore_class", "label_smoothing", "batch_size", "epochs", "patience", "min_delta", "baseline",
+    "start_from_epoch", "cooldown", "min_lr", "height_factor", "width_factor", "fill_value", "height", "width",
+    "interpolation_order",
+}
+LIST_KEYS = {"batch_shape", "input_shape", "build_input_shape", "shape", "target_shape", "axis", "noise_shape",
+             "shared_axes", "value_range", "factor", "height_factor", "width_factor", "boundaries", "values"}
+SCHEDULE_LISTS = {"boundaries", "values"}
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
+
 CALLBACKS = {
     "EarlyStopping": ("monitor", "min_delta", "patience", "mode", "baseline", "restore_best_weights",
                       "start_from_epoch"),
@@ -110,9 +155,16 @@ def problems(recipe, examples=BUDGET_EXAMPLES, n_train=N_TRAIN):
     if not isinstance(recipe, dict) or not isinstance(recipe.get("model"), dict) \
             or not isinstance(recipe.get("fit"), dict):
         return ["the recipe is not a {version, model, fit} document"]
-    if len(json.dumps(recipe)) > MAX_RECIPE_CHARS:
+    try:
+        size = len(json.dumps(recipe, allow_nan=False))
+    except (TypeError, ValueError) as e:
+        return [f"the recipe is not plain JSON ({e})"]
+    if size > MAX_RECIPE_CHARS:
         return [f"the recipe is longer than {MAX_RECIPE_CHARS:,} characters"]
-    out = _class_problems(recipe["model"]) + _number_problems(recipe["model"])
+    out = _class_problems(recipe["model"]) + _number_problems(recipe) + _string_problems(recipe)
+    if out:         # a recipe that names other classes or carries data is refused before anything reads it further
+        return out
+    out = _architecture_problems(recipe["model"])
     if "compile_config" not in recipe["model"]:
         out.append("the model was not compiled")
     return out + _fit_problems(recipe["fit"], examples, n_train)
@@ -137,22 +189,128 @@ def _class_problems(spec):
         module, name = d.get("module"), d.get("class_name")
         allowed = ALLOWED.get(module, set())
         if module not in ALLOWED or (allowed is not None and name not in allowed):
-            out.append(f"{module}.{name} is not allowed (built-in Keras layers, optimizers, schedules, "
-                       f"initializers, regularizers and constraints only) at {path}")
+            out.append(f"{module}.{name} is not allowed (a Sequential model of built-in Keras layers for a "
+                       f"multilayer perceptron, optimizers, schedules, initializers, regularizers and constraints "
+                       f"only) at {path}")
         elif d.get("registered_name") not in (None, name) and module != "keras.activations":
             out.append(f"{name} at {path} is a registered custom object ({d.get('registered_name')})")
     return out
 
 
-def _number_problems(spec):
+def _is_number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _number_problems(recipe):
+    """Numbers only where a size, rate, factor, boundary or seed goes; short flat lists only for
+    shapes, axes and a schedule's boundaries; at most MAX_NUMBERS in all (see the docstring)."""
+    out, count = [], 0
+    why = "a recipe carries no weights: numbers go only where a size, a rate, a factor or a boundary goes"
+
+    def visit(node, key, path):
+        nonlocal count
+        if isinstance(node, dict):
+            for k, v in node.items():
+                visit(v, k, f"{path}.{k}")
+        elif isinstance(node, list):
+            numbers = [x for x in node if _is_number(x)]
+            count += len(numbers)
+            if any(isinstance(x, list) for x in node):
+                out.append(f"{path} nests lists ({why})")
+                count += sum(_count_numbers(x) for x in node if isinstance(x, list))
+                return
+            if not numbers:
+                for i, v in enumerate(node):
+                    visit(v, key, f"{path}[{i}]")
+                return
+            if any(isinstance(x, dict) for x in node):
+                out.append(f"{path} mixes numbers and configurations ({why})")
+            elif key not in LIST_KEYS:
+                out.append(f"{path} holds a list of {len(node)} numbers under {key!r}, which takes one number or "
+                           f"none ({why})")
+            elif len(node) > (MAX_NUMBER_LIST if key in SCHEDULE_LISTS else MAX_SHAPE_LIST):
+                limit = MAX_NUMBER_LIST if key in SCHEDULE_LISTS else MAX_SHAPE_LIST
+                out.append(f"{path} holds {len(node)} numbers (at most {limit} under {key!r}: {why})")
+        elif _is_number(node):
+            count += 1
+            if key not in SCALAR_KEYS | LIST_KEYS:
+                out.append(f"{path} holds a number under {key!r}, which is not a size, a rate, a factor or a "
+                           f"boundary ({why})")
+            elif isinstance(node, float) and not math.isfinite(node):
+                out.append(f"{path} is not a finite number")
+
+    visit(recipe, None, "recipe")
+    if count > MAX_NUMBERS:
+        out.insert(0, f"the recipe holds {count:,} numbers, more than {MAX_NUMBERS:,} ({why})")
+    return out[:5] + ([f"... and {len(out) - 5} more such places"] if len(out) > 5 else [])
+
+
+def _count_numbers(node):
+    if isinstance(node, dict):
+        return sum(_count_numbers(v) for v in node.values())
+    if isinstance(node, list):
+        return sum(_count_numbers(v) for v in node)
+    return int(_is_number(node))
+
+
+def _string_problems(recipe):
+    """Every string and every key an identifier of at most 64 characters that is not a number."""
     out = []
-    for path, d in _walk(spec):
-        for k, v in d.items():
-            if isinstance(v, list) and len(v) > MAX_NUMBER_LIST and all(isinstance(x, (int, float)) for x in v):
-                out.append(f"{path}.{k} holds {len(v)} numbers (at most {MAX_NUMBER_LIST}: a recipe carries "
-                           "no weights)")
-        if d.get("class_name") == "Constant" and not isinstance(d.get("config", {}).get("value"), (int, float)):
-            out.append(f"a Constant initializer at {path} must hold one number")
+
+    def bad(text):
+        if not isinstance(text, str) or not _IDENTIFIER.fullmatch(text):
+            return True
+        try:
+            float(text)             # "nan", "inf", "infinity": numbers in a string
+            return True
+        except ValueError:
+            return False
+
+    def visit(node, path):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if bad(k):
+                    out.append(f"{path} has the key {str(k)[:40]!r}, which is not a short identifier")
+                visit(v, f"{path}.{k}")
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                visit(v, f"{path}[{i}]")
+        elif isinstance(node, str) and bad(node):
+            out.append(f"{path} holds the string {node[:40]!r}: strings in a recipe are names of at most 64 "
+                       "letters, digits and _.- that are not numbers (a recipe carries no data)")
+
+    visit(recipe, "recipe")
+    return out[:5] + ([f"... and {len(out) - 5} more such strings"] if len(out) > 5 else [])
+
+
+def _layers(spec):
+    config = spec.get("config") if isinstance(spec.get("config"), dict) else {}
+    layers = config.get("layers")
+    return layers if isinstance(layers, list) and all(isinstance(x, dict) for x in layers) else None
+
+
+def _architecture_problems(spec):
+    """The fixed network: a Sequential model whose Dense layers are DEPTH of WIDTH units and a
+    Dense(N_CLASSES) output; weights only in Dense, normalization and PReLU layers; input-side
+    layers (reshaping, rescaling, augmentation) only before the first Dense."""
+    fixed = (f"the network is fixed: a keras.Sequential model with {DEPTH} hidden Dense layers of {WIDTH} units "
+             f"and a Dense({N_CLASSES}) output; how you train it is yours")
+    layers = _layers(spec)
+    if spec.get("class_name") != "Sequential" or layers is None:
+        return [fixed + f" (got {spec.get('class_name')})"]
+    names = [layer.get("class_name") for layer in layers]
+    dense = [i for i, name in enumerate(names) if name == "Dense"]
+    units = [(layers[i].get("config") or {}).get("units") for i in dense]
+    out = []
+    if units != [WIDTH] * DEPTH + [N_CLASSES]:
+        out.append(fixed + f" (got Dense layers of {units} units)")
+    if dense:
+        late = sorted({names[i] for i in range(dense[0], len(names)) if names[i] in INPUT_SIDE})
+        if late:
+            out.append(f"{', '.join(late)} may only come before the first Dense layer (input-side layers)")
+        after = sorted({names[i] for i in range(dense[-1] + 1, len(names)) if names[i] in WEIGHTED})
+        if after:
+            out.append(f"{', '.join(after)} after the Dense({N_CLASSES}) output: the output layer comes last")
     return out
 
 
@@ -207,13 +365,33 @@ def _wall_cap(seconds):
     return WallClockCap()
 
 
+def inert(spec):
+    """A copy of a model's configuration without what no computation needs and the grader decides:
+    the names of layers, model and optimizer (Keras gives fresh ones) and seeds (the grader's seeds
+    initialize and shuffle)."""
+    spec = json.loads(json.dumps(spec))
+    for _, d in _walk(spec):
+        config = d.get("config")
+        if isinstance(config, dict):
+            if d.get("class_name") == "Sequential":
+                config["name"] = "sequential"          # Keras requires one
+            elif d.get("module") in ("keras.layers", "keras.optimizers"):
+                config.pop("name", None)
+            if "seed" in config:
+                config["seed"] = None
+    return spec
+
+
 def build(recipe):
-    """The compiled model of a recipe that passed problems(), with fresh weights."""
+    """The compiled model of a recipe that passed problems(), with fresh weights drawn from the
+    current global seed (names and seeds of the recipe are dropped: see ``inert``)."""
     k = keras()
     try:
-        model = k.saving.deserialize_keras_object(json.loads(json.dumps(recipe["model"])), safe_mode=True)
+        model = k.saving.deserialize_keras_object(inert(recipe["model"]), safe_mode=True)
     except Exception as e:
         raise RecipeError(f"the model could not be rebuilt from its configuration ({type(e).__name__}: {e})"[:500])
+    if not isinstance(model, k.Sequential):
+        raise RecipeError("the model is not a keras.Sequential")
     if model.count_params() > MAX_PARAMS:
         raise RecipeError(f"the model has {model.count_params():,} parameters (at most {MAX_PARAMS:,})")
     return model
@@ -227,28 +405,51 @@ def predict_classes(model, X, chunk=2000):
                            for i in range(0, len(X), chunk)])
 
 
-def replay(recipe, X_train, y_train, X_valid, y_valid, X_eval, y_eval, seed=0, examples=BUDGET_EXAMPLES,
-           wall_cap_s=WALL_CAP_S):
-    """Train the recipe from scratch with `seed` and measure it on (X_eval, y_eval).
+def grading_seeds(base=0, runs=GRADING_RUNS):
+    """The seeds of the grading runs: base, base + 1, ..."""
+    return tuple(int(base) + i for i in range(runs))
 
-    Returns {"accuracy", "examples_seen", "steps", "seconds", "stopped_by_wall_cap", "params"}.
-    Raises RecipeError for a recipe that breaks a rule.
+
+def replay(recipe, X_train, y_train, X_valid, y_valid, X_eval, y_eval, seeds=(0,), examples=BUDGET_EXAMPLES,
+           wall_cap_s=WALL_CAP_S, seed=None):
+    """Train the recipe from scratch once per seed and measure each run on (X_eval, y_eval).
+
+    Returns {"accuracy" (the mean), "accuracies" (one per seed), "seeds", "spread" (max - min),
+    "examples_seen", "steps" (of one run), "seconds" (training, all runs), "stopped_by_wall_cap",
+    "params"}. Raises RecipeError for a recipe that breaks a rule. The wall-clock cap is shared by
+    the runs. ``seed=s`` is ``seeds=(s,)``.
     """
+    import numpy as np
+    if seed is not None:
+        seeds = (seed,)
     found = problems(recipe, examples, len(X_train))
     if found:
         raise RecipeError("; ".join(found))
     k = keras()
-    k.utils.set_random_seed(seed)
-    model = build(recipe)
     fit = recipe["fit"]
     batch_size = fit.get("batch_size", 32)
-    counter, cap = examples_counter(len(X_train), batch_size), _wall_cap(wall_cap_s)
-    callbacks = [getattr(k.callbacks, c["class_name"])(**c["config"]) for c in fit.get("callbacks") or []]
-    start = time.perf_counter()
-    model.fit(X_train, y_train, batch_size=batch_size, epochs=fit.get("epochs", 1),
-              validation_data=(X_valid, y_valid) if fit.get("validation") else None, shuffle=True, verbose=0,
-              callbacks=callbacks + [counter, cap])
-    seconds = time.perf_counter() - start
-    accuracy = float((predict_classes(model, X_eval) == y_eval).mean())
-    return {"accuracy": accuracy, "examples_seen": counter.examples, "steps": counter.steps,
-            "seconds": seconds, "stopped_by_wall_cap": cap.hit, "params": int(model.count_params())}
+    accuracies, seconds, hit = [], 0.0, False
+    for s in seeds:
+        k.backend.clear_session()
+        k.utils.set_random_seed(int(s))
+        model = build(recipe)
+        counter = examples_counter(len(X_train), batch_size)
+        cap = _wall_cap(max(1.0, (wall_cap_s - seconds) / max(1, len(seeds) - len(accuracies))))
+        callbacks = [getattr(k.callbacks, c["class_name"])(**c["config"]) for c in fit.get("callbacks") or []]
+        start = time.perf_counter()
+        model.fit(X_train, y_train, batch_size=batch_size, epochs=fit.get("epochs", 1),
+                  validation_data=(X_valid, y_valid) if fit.get("validation") else None, shuffle=True, verbose=0,
+                  callbacks=callbacks + [counter, cap])
+        seconds += time.perf_counter() - start
+        hit = hit or cap.hit
+        accuracies.append(float((predict_classes(model, X_eval) == y_eval).mean()))
+    return {"accuracy": float(np.mean(accuracies)), "accuracies": accuracies, "seeds": [int(s) for s in seeds],
+            "spread": float(max(accuracies) - min(accuracies)), "examples_seen": counter.examples,
+            "steps": counter.steps, "seconds": seconds, "stopped_by_wall_cap": hit,
+            "params": int(model.count_params())}
+
+
+def points_for(accuracy):
+    """The scale: linear from LOW (0 points) to HIGH (POINTS points), rounded to 0.1 point."""
+    share = (accuracy - LOW) / (HIGH - LOW)
+    return round(POINTS * min(1.0, max(0.0, share)), 1)

@@ -1,10 +1,12 @@
-"""Module 09's capstone: the recipe rules, the budget, the grader's replay and its hostile cases.
+"""Module 09's capstone: the recipe rules, the budget, the grader's replay, its scale and its hostile cases.
 
-The rules are checked without training (milliseconds). The replays train for real, in the
-grader's subprocess, as grading does (about 10 s each on 2 cores): the baseline lands on the
-figure the scale is built on, the solution earns full points, and each bypass (weights loaded or
-set in the kernel, a forged recipe over the budget or carrying weights, a custom layer) earns
-what the recipe deserves and no more.
+The rules are checked without training (milliseconds): the fixed network, the budget, and that a
+recipe carries no weights (numbers only where a size, rate, factor or boundary goes; no arrays,
+nested lists, numbers in strings, dicts of numbers; at most MAX_NUMBERS in all), with the issue's
+attack and smuggling designs of our own. The scale is checked on the recorded sweep
+(bench/capstone_scale.json: every recipe x 3 grading seeds, test accuracy); one live replay of
+Keras' defaults shows the record is what this code measures, and a slow-marked test replays four
+recipes of the sweep live. The replays train for real, in the grader's subprocess, as grading does.
 """
 import json
 
@@ -15,6 +17,11 @@ from autograder.verdicts import judge, m09
 from deeptrain import capstone, capstone_recipe as R, harvest
 
 K = R.keras()
+# Read from the recorded sweep (BENCHMARKS.md, "The capstone's scale"): the single techniques that
+# add more than the spread between runs on top of Keras' defaults, and the recipe that combines the
+# course's lessons.
+CLEAR_SINGLE = ["+he", "+bn", "+lr3e-4"]
+COURSE = "he+cos"
 
 
 @pytest.fixture(scope="module")
@@ -22,11 +29,18 @@ def data():
     return capstone.load_data()
 
 
-def mlp(X_train, y_train, X_valid, y_valid, budget, epochs=None, extra=(), **fit):
-    """A small honest entry: Dense(64, ReLU, He) + softmax, Adam."""
-    model = K.Sequential([K.Input((28, 28)), K.layers.Flatten(), *extra,
-                          K.layers.Dense(64, activation="relu", kernel_initializer="he_normal"),
-                          K.layers.Dense(10, activation="softmax")])
+def fixed_net(extra=(), hidden=(), initializer="he_normal", units=None):
+    """The capstone's fixed network: DEPTH hidden Dense(WIDTH) layers (with `hidden` after each) and
+    Dense(10), `extra` layers after the Flatten."""
+    layers = [K.Input((28, 28)), K.layers.Flatten(), *extra]
+    for width in units or [R.WIDTH] * R.DEPTH:
+        layers += [K.layers.Dense(width, activation="relu", kernel_initializer=initializer)] + [h() for h in hidden]
+    return K.Sequential(layers + [K.layers.Dense(10, activation="softmax")])
+
+
+def mlp(X_train, y_train, X_valid, y_valid, budget, epochs=None, extra=(), hidden=(), units=None, **fit):
+    """A small honest entry: the fixed network with He initialization, Adam."""
+    model = fixed_net(extra, hidden, units=units)
     model.compile(optimizer=K.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return budget.fit(model, X_train, y_train, batch_size=128, epochs=epochs or budget.max_epochs(), **fit)
 
@@ -41,12 +55,13 @@ def test_an_honest_recipe_is_plain_json_and_follows_the_rules(data):
     recipe = recipe_of(mlp, data)
     assert json.loads(json.dumps(recipe)) == recipe
     assert R.problems(recipe) == []
-    assert recipe["fit"] == {"batch_size": 128, "epochs": 3, "validation": False, "callbacks": []}
+    assert recipe["fit"] == {"batch_size": 128, "epochs": 2, "validation": False, "callbacks": []}
+    assert R._count_numbers(recipe) < R.MAX_NUMBERS / 4
 
 
 def test_over_the_budget_is_refused_in_the_kernel_and_by_the_grader(data):
-    with pytest.raises(R.RecipeError, match="over the budget of 30,000"):
-        recipe_of(lambda *a: mlp(*a, epochs=4), data)
+    with pytest.raises(R.RecipeError, match="over the budget of 20,000"):
+        recipe_of(lambda *a: mlp(*a, epochs=3), data)
     forged = recipe_of(mlp, data)
     forged["fit"]["epochs"] = 50                       # a kernel can send anything: the grader re-checks
     assert any("over the budget" in p for p in R.problems(forged))
@@ -77,8 +92,7 @@ def test_only_allowed_callbacks_and_compiled_models(data):
         recipe_of(lambda *a: mlp(*a, callbacks=[K.callbacks.LearningRateScheduler(lambda e: 1e-3)]), data)
 
     def uncompiled(X_train, y_train, X_valid, y_valid, budget):
-        model = K.Sequential([K.Input((28, 28)), K.layers.Flatten(), K.layers.Dense(10)])
-        return budget.fit(model, X_train, y_train)
+        return budget.fit(fixed_net(), X_train, y_train)
 
     with pytest.raises(R.RecipeError, match="compile the model"):
         recipe_of(uncompiled, data)
@@ -98,20 +112,194 @@ class Memorised(K.layers.Layer):
 @pytest.mark.parametrize("layer, why", [
     (lambda: K.layers.Lambda(lambda x: x), "Lambda is not allowed"),
     (lambda: Memorised(), "not allowed"),
-    (lambda: K.layers.Normalization(mean=list(np.zeros(784)), variance=list(np.ones(784))), "holds 784 numbers"),
+    (lambda: K.layers.Embedding(10, 4), "Embedding is not allowed"),
+    (lambda: K.layers.Normalization(mean=list(np.zeros(784)), variance=list(np.ones(784))), "784 numbers under 'mean'"),
+    (lambda: K.layers.Rescaling(scale=list(np.ones(784))), "784 numbers under 'scale'"),
+    (lambda: K.layers.Rescaling(scale=1.0, offset=list(np.zeros(784))), "784 numbers under 'offset'"),
+    (lambda: K.layers.Rescaling(scale=np.ones((28, 28)).tolist()), "nests lists"),
 ])
 def test_code_and_smuggled_weights_in_the_configuration_are_refused(data, layer, why):
-    flat = [K.layers.Flatten(), layer()] if "Normalization" in why or "784" in why else [layer()]
     with pytest.raises(R.RecipeError, match=why):
-        recipe_of(lambda *a: mlp(*a, extra=flat), data)
+        recipe_of(lambda *a: mlp(*a, extra=[layer()]), data)
 
 
-def test_a_constant_initializer_must_hold_one_number(data):
-    forged = recipe_of(mlp, data)
+@pytest.mark.parametrize("hidden, why", [
+    (lambda: K.layers.PReLU(alpha_initializer=K.initializers.Constant(list(np.full(100, 0.2)))), "under 'value'"),
+    (lambda: K.layers.BatchNormalization(gamma_initializer=K.initializers.Constant(list(np.ones(100)))),
+     "under 'value'"),
+])
+def test_per_unit_arguments_of_weighted_layers_are_refused(data, hidden, why):
+    with pytest.raises(R.RecipeError, match=why):
+        recipe_of(lambda *a: mlp(*a, hidden=[hidden]), data)
+    scalar = recipe_of(lambda *a: mlp(*a, hidden=[lambda: K.layers.PReLU(alpha_initializer=K.initializers.Constant(0.2))]),
+                       data)
+    assert R.problems(scalar) == []
+
+
+def _forge(recipe, where, value, key="kernel_initializer"):
+    """The recipe with the first hidden Dense layer's `key` set to value (what a patched kernel could send)."""
+    forged = json.loads(json.dumps(recipe))
     dense = next(layer for layer in forged["model"]["config"]["layers"] if layer["class_name"] == "Dense")
-    dense["config"]["kernel_initializer"] = {"module": "keras.initializers", "class_name": "Constant",
-                                             "config": {"value": [[0.1] * 10] * 3}, "registered_name": None}
-    assert any("Constant initializer" in p for p in R.problems(forged))
+    dense["config"][key] = value if where is None else {"module": "keras.initializers", "class_name": where,
+                                                        "config": value, "registered_name": None}
+    return forged
+
+
+@pytest.mark.parametrize("where, value, why", [
+    ("Constant", {"value": [[0.1] * 10] * 3}, "nests lists"),
+    ("Constant", {"value": [0.1] * 100}, "100 numbers under 'value'"),
+    ("RandomNormal", {"mean": [0.0] * 100, "stddev": 0.05, "seed": None}, "100 numbers under 'mean'"),
+    ("VarianceScaling", {"scale": [2.0] * 100, "mode": "fan_in", "distribution": "normal", "seed": None},
+     "under 'scale'"),
+    ("Constant", {"value": {"w0": 0.1, "w1": -0.3}}, "under 'w0'"),                     # a dict of numbers
+    ("Constant", {"value": "0.1 -0.3 0.2"}, "strings in a recipe"),                      # numbers in a string
+    ("Constant", {"value": "nan"}, "strings in a recipe"),
+])
+def test_initializer_arguments_carry_one_number(data, where, value, why):
+    found = R.problems(_forge(recipe_of(mlp, data), where, value))
+    assert any(why in p for p in found), found
+
+
+def test_no_recipe_holds_more_than_max_numbers_whatever_the_keys(data):
+    """Weights spread one number per allowed key: 1,000 GaussianNoise layers, each with its own stddev."""
+    forged = recipe_of(mlp, data)
+    layers = forged["model"]["config"]["layers"]
+    noise = {"module": "keras.layers", "class_name": "GaussianNoise", "config": {"stddev": 0.1}}
+    forged["model"]["config"]["layers"] = layers[:2] + [json.loads(json.dumps(noise)) for _ in range(1000)] + layers[2:]
+    assert len(json.dumps(forged)) < R.MAX_RECIPE_CHARS
+    assert R._count_numbers(forged) > R.MAX_NUMBERS
+    assert any(f"more than {R.MAX_NUMBERS:,}" in p for p in R.problems(forged))
+
+
+def test_the_fixed_network_is_enforced(data):
+    with pytest.raises(R.RecipeError, match="the network is fixed"):
+        recipe_of(lambda *a: mlp(*a, units=[300, 100]), data)            # chapter 10's 300-100 MLP
+    with pytest.raises(R.RecipeError, match="the network is fixed"):
+        recipe_of(lambda *a: mlp(*a, units=[100] * 19 + [101]), data)
+
+    def functional(X_train, y_train, X_valid, y_valid, budget):
+        inputs = K.Input((28, 28))
+        x = K.layers.Flatten()(inputs)
+        for _ in range(R.DEPTH):
+            x = K.layers.Dense(R.WIDTH, activation="relu")(x)
+        model = K.Model(inputs, K.layers.Dense(10, activation="softmax")(x))
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return budget.fit(model, X_train, y_train, epochs=1)
+
+    with pytest.raises(R.RecipeError, match="not allowed"):
+        recipe_of(functional, data)
+    late = _forge(recipe_of(mlp, data), None, None)
+    late["model"]["config"]["layers"].insert(5, {"module": "keras.layers", "class_name": "Rescaling",
+                                                 "registered_name": None,
+                                                 "config": {"name": "r", "scale": 2.0, "offset": 0.0}})
+    assert any("before the first Dense" in p for p in R.problems(late))
+
+
+def test_names_and_seeds_are_inert(data):
+    """Layer names cannot act on the computation (the grader drops them) and the grader's seeds, not
+    the recipe's, initialize: a recipe cannot pin a lucky initialization."""
+    def seeded(X_train, y_train, X_valid, y_valid, budget):
+        model = fixed_net(initializer=K.initializers.HeNormal(seed=1234))
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return budget.fit(model, X_train, y_train, epochs=1)
+
+    recipe = recipe_of(seeded, data)
+    assert R.problems(recipe) == []
+    spec = R.inert(recipe["model"])
+    seeds = [d["config"]["seed"] for _, d in R._walk(spec) if isinstance(d.get("config"), dict) and "seed" in d["config"]]
+    assert seeds and all(seed is None for seed in seeds)
+    assert not any("name" in layer["config"] for layer in spec["config"]["layers"])
+    long_name = _forge(recipe, None, "A" * 65, key="name")
+    assert any("strings in a recipe" in p for p in R.problems(long_name))
+
+
+# --- smuggling designs: weights trained outside budget.fit, carried in the recipe -----------------
+
+def _softmax_regression(X, y, steps=30, lr=0.5):
+    """The issue's attacker: a softmax regression trained in NumPy inside build_and_train."""
+    X = X.reshape(len(X), -1)[:2000].astype(np.float64)
+    y = y[:2000]
+    W, b = np.zeros((784, 10)), np.zeros(10)
+    for _ in range(steps):
+        z = X @ W + b
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        p[np.arange(len(y)), y] -= 1
+        W -= lr * X.T @ p / len(y)
+        b -= lr * p.mean(0)
+    return W, b
+
+
+def test_smuggling_the_issues_attack_a_numpy_softmax_regression_in_rescaling(data):
+    """Weights trained in NumPy, carried as Rescaling(scale=<nested lists>, offset=...) after the
+    input, with budget.fit given SGD at learning rate 0: refused in the kernel, and a kernel that
+    forges the recipe past budget.fit gets 0 points, flagged, with the reason."""
+    def attacker(X_train, y_train, X_valid, y_valid, budget):
+        W, b = _softmax_regression(X_train, y_train)
+        model = fixed_net(extra=[K.layers.Rescaling(scale=W[:, :1].T.tolist(), offset=b.tolist())])
+        model.compile(optimizer=K.optimizers.SGD(learning_rate=0.0), loss="sparse_categorical_crossentropy")
+        return budget.fit(model, X_train, y_train, epochs=1)
+
+    with pytest.raises(R.RecipeError, match="a recipe carries no weights"):
+        recipe_of(attacker, data)
+    forged = recipe_of(mlp, data)
+    W, b = _softmax_regression(*data[0])
+    rescale = {"module": "keras.layers", "class_name": "Rescaling", "registered_name": None,
+               "config": {"name": "rescaling", "scale": W.T.tolist(), "offset": b.tolist()}}
+    forged["model"]["config"]["layers"].insert(2, rescale)
+    j = _judge_recipe(forged)
+    assert j.score == 0 and j.flagged, j.messages()
+    assert "carries no weights" in j.messages()[0] or "carries no weights" in str(j.flagged)
+
+
+def test_smuggling_weights_as_base64_or_text_in_strings(data):
+    """Design 1: the weights as base64 text in a layer name, or as a CSV string in a dtype policy."""
+    import base64
+    W, _ = _softmax_regression(*data[0], steps=3)
+    blob = base64.b64encode(W.astype(np.float32).tobytes()).decode()
+    in_name = _forge(recipe_of(mlp, data), None, blob, key="name")
+    in_dtype = _forge(recipe_of(mlp, data), None, {"module": "keras", "class_name": "DTypePolicy",
+                                                   "config": {"name": ",".join(f"{w:.3f}" for w in W[:, 0])},
+                                                   "registered_name": None}, key="dtype")
+    short = _forge(recipe_of(mlp, data), None, blob[:40].replace("+", "_").replace("/", "_"), key="name")
+    for forged in (in_name, in_dtype):
+        found = R.problems(forged)
+        assert any("strings in a recipe" in p for p in found), found
+    # A short identifier-like name passes the string rule, but names never reach the model the grader builds.
+    assert not any("strings in a recipe" in p for p in R.problems(short))
+    assert "name" not in R.inert(short["model"])["config"]["layers"][2]["config"]
+
+
+def test_smuggling_weights_as_a_dict_of_numbers_or_under_unknown_keys(data):
+    """Design 2: a softmax regression on 100 chosen pixels (1,010 numbers) as {"w0": ..., "w1": ...}
+    in a constraint's configuration, and one number under an argument that is not a size, rate,
+    factor or boundary."""
+    W, b = _softmax_regression(*data[0], steps=3)
+    weights = {f"w{i}": float(v) for i, v in enumerate(np.concatenate([W[300:400].ravel(), b]))}
+    forged = _forge(recipe_of(mlp, data), None, {"module": "keras.constraints", "class_name": "MaxNorm",
+                                                 "config": {"max_value": 3.0, "axis": 0, **weights},
+                                                 "registered_name": None}, key="kernel_constraint")
+    found = R.problems(forged)
+    assert any("more than 1,000" in p for p in found) and any("under 'w0'" in p for p in found), found
+    odd = _forge(recipe_of(mlp, data), None, 0.5, key="lora_alpha")
+    assert any("under 'lora_alpha'" in p for p in R.problems(odd))
+
+
+def test_smuggling_weights_through_the_schedule_boundaries(data):
+    """Design 3: the longest list a recipe may hold is a schedule's boundaries and values (64
+    numbers): they set learning rates, and a 1,010-number list (a softmax regression on 100 pixels)
+    is refused."""
+    def scheduled(values):
+        def fn(X_train, y_train, X_valid, y_valid, budget):
+            model = fixed_net()
+            rate = K.optimizers.schedules.PiecewiseConstantDecay(list(range(1, len(values))), values)
+            model.compile(optimizer=K.optimizers.Adam(rate), loss="sparse_categorical_crossentropy")
+            return budget.fit(model, X_train, y_train, epochs=1)
+        return fn
+
+    assert R.problems(recipe_of(scheduled([1e-3] * 64), data)) == []
+    with pytest.raises(R.RecipeError, match="at most 64 under '(boundaries|values)'"):
+        recipe_of(scheduled(list(np.linspace(1e-3, 1e-5, 1010))), data)
 
 
 # --- the grader's replay (trains for real) ------------------------------------------------------
@@ -122,49 +310,124 @@ def _judge_recipe(recipe):
     return judge(m09.capstone_verdict, results)
 
 
-def test_the_baseline_replays_to_the_figure_the_scale_starts_from(data):
-    report = m09.run_replay(json.dumps(recipe_of(capstone.baseline, data)))
-    assert report["examples_seen"] == 30_000 and report["steps"] == 3 * 157
-    # The grading seed and deterministic ops give the same figure on one machine; another CPU may
-    # round differently, hence the margin.
-    assert report["accuracy"] == pytest.approx(m09.BASELINE, abs=0.015), report
-    assert m09.points_for(report["accuracy"]) <= 0.6
+def _bench():
+    """bench/capstone_grading.py (the sweep's recipes and its record), imported by path."""
+    import importlib.util
+    import os
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "bench", "capstone_grading.py")
+    spec = importlib.util.spec_from_file_location("capstone_grading", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def scale():
+    """The recorded sweep: {name: row with "accuracies" (test, grading seeds 0, 1, 2), "mean", "spread", "points"}."""
+    bench = _bench()
+    return {row["name"]: row for row in json.load(open(bench.SCALE_JSON))["rows"]}
+
+
+def _gain(scale, name, base="defaults"):
+    """How much a recipe adds to another, and the larger of the two spreads between runs."""
+    return scale[name]["mean"] - scale[base]["mean"], max(scale[name]["spread"], scale[base]["spread"])
+
+
+def test_the_recorded_scale_rewards_the_course(scale):
+    """The ordering the scale was set for (recorded: cheap; the live tests below show the record is
+    what this code measures). A change of the regime or the anchors that flattens it fails here."""
+    assert scale["defaults"]["points"] <= 3, scale["defaults"]
+    assert max(scale["defaults"]["points_per_run"]) <= 3.5
+    assert len(scale) >= 10 and sum(row["runs"] == 3 for row in scale.values()) >= 10, scale
+    assert all(scale[name]["runs"] == 3 for name in ["defaults", *CLEAR_SINGLE, COURSE, "solution"])
+    for name in CLEAR_SINGLE:
+        gain, spread = _gain(scale, name)
+        assert gain > spread, (name, gain, spread)                 # more than the spread between runs
+        assert scale[name]["points"] - scale["defaults"]["points"] >= 1.5, name
+    assert scale[COURSE]["points"] >= 9, scale[COURSE]
+    assert scale["solution"]["points"] == 10, scale["solution"]
+    gain, spread = _gain(scale, "solution", COURSE)
+    assert gain >= 0, (gain, spread)
+    # One run's luck moves a grade by more than half a point (here the defaults' own runs): why the
+    # grade is the mean of 3 runs.
+    runs = [p for p in scale["defaults"]["points_per_run"]]
+    assert max(runs) - min(runs) > 0.5, runs
+
+
+def test_the_solution_is_the_recipe_of_the_sweeps_solution_row(data):
+    from test_verdicts import _solution_functions
+    ours = recipe_of(_solution_functions("09_capstone")["build_and_train"], data)
+    sweep = recipe_of(_bench().recipe(**_bench().RECIPES["solution"][1]), data)
+    assert R.inert(ours["model"]) == R.inert(sweep["model"]) and ours["fit"] == sweep["fit"]
+
+
+@pytest.fixture(scope="module")
+def live(data):
+    """Keras' defaults replayed in this process as the grader does (3 grading seeds, test split)."""
+    import deeptrain as dt
+    from deeptrain.data import load_fashion_mnist
+    dt.setup(seed=0)                       # deterministic ops, as in the grader's replay process
+    bench = _bench()
+    (X_train, y_train), (X_valid, y_valid), (X_test, y_test) = load_fashion_mnist(n_train=R.N_TRAIN, seed=0)
+    out = {}
+    for name in ("defaults",):
+        recipe = recipe_of(bench.recipe(**bench.RECIPES[name][1]), data)
+        out[name] = R.replay(recipe, X_train, y_train, X_valid, y_valid, X_test, y_test, seeds=R.grading_seeds(0))
+    return out
+
+
+def test_the_record_is_what_the_replay_measures_and_the_defaults_stay_low(live, scale):
+    """One live replay of the scale's low end. Keras' defaults in the deep network are chaotic: a
+    run from one seed moved by 12 points between a process with deterministic ops and one without
+    (0.68 -> 0.56), so the runs are compared through their mean, with a margin, and the property
+    the scale was set for is asserted on the live figures."""
+    for name, report in live.items():
+        assert report["accuracy"] == pytest.approx(scale[name]["mean"], abs=0.04), (name, report, scale[name])
+        assert report["examples_seen"] == R.BUDGET_EXAMPLES and report["steps"] == 2 * 313
+    assert R.points_for(live["defaults"]["accuracy"]) <= 3, live
+
+
+def test_capstone_defaults_are_the_sweeps_defaults(data):
+    assert recipe_of(capstone.keras_defaults, data)["fit"] == recipe_of(_bench().recipe(), data)["fit"]
+    assert R.inert(recipe_of(capstone.keras_defaults, data)["model"]) == R.inert(recipe_of(_bench().recipe(), data)["model"])
 
 
 def test_a_trained_model_in_the_kernel_is_worth_nothing_to_the_grader(data):
     """Weights set in the kernel (e.g. loaded from a model trained for hours) do not travel: the
     recipe of a perfect-looking model that was never trained within the budget scores as its recipe."""
     def cheat(X_train, y_train, X_valid, y_valid, budget):
-        model = K.Sequential([K.Input((28, 28)), K.layers.Flatten(), K.layers.Dense(10, activation="softmax")])
+        model = fixed_net()
         model.compile(optimizer=K.optimizers.SGD(learning_rate=1e-9), loss="sparse_categorical_crossentropy")
         model.set_weights([w + 1.0 for w in model.get_weights()])   # stands for weights trained elsewhere
         return budget.fit(model, X_train, y_train, batch_size=8192, epochs=1)
 
     j = _judge_recipe(recipe_of(cheat, data))
     assert j.score == 0, j.messages()
-    assert "test accuracy" in j.messages()[0]
+    assert "test accuracy" in j.messages()[0] and "3 runs" in j.messages()[0]
 
 
-def test_a_forged_recipe_over_the_budget_scores_zero_with_the_reason(data):
+def test_a_forged_recipe_over_the_budget_scores_zero_flagged_with_the_reason(data):
     forged = recipe_of(mlp, data)
     forged["fit"]["epochs"] = 50
     j = _judge_recipe(forged)
-    assert j.score == 0 and "over the budget" in j.messages()[0], j.messages()
+    assert j.score == 0 and "over the budget" in j.messages()[0] and j.flagged, j.messages()
 
 
-def test_the_solution_earns_every_point_and_says_where_it_landed(data):
+def test_the_solution_earns_every_point_and_says_where_each_run_landed(data, scale):
     from test_verdicts import _solution_functions
     ns = _solution_functions("09_capstone")
     results = json.loads(json.dumps(harvest.run("09.capstone", ns)))
     j = judge(m09.capstone_verdict, results)
     assert j.score == j.max_score == 10, j.messages()
-    assert j.summary.startswith("test accuracy 0.8") and "target 0.850" in j.summary
+    assert j.summary.startswith("test accuracy 0.") and "mean of 3 runs" in j.summary, j.summary
+    for accuracy in scale["solution"]["accuracies"]:
+        assert f"{accuracy:.2f}"[:4] in j.summary, (j.summary, scale["solution"])
 
 
-def test_points_are_linear_between_baseline_and_target():
-    assert m09.points_for(m09.BASELINE) == 0 and m09.points_for(0.1) == 0
-    assert m09.points_for(m09.TARGET) == 10 and m09.points_for(0.99) == 10
-    assert m09.points_for((m09.BASELINE + m09.TARGET) / 2) == 5
+def test_points_are_linear_between_the_anchors():
+    assert m09.points_for(R.LOW) == 0 and m09.points_for(0.1) == 0
+    assert m09.points_for(R.HIGH) == 10 and m09.points_for(0.99) == 10
+    assert m09.points_for((R.LOW + R.HIGH) / 2) == 5
 
 
 def test_loading_weights_or_the_test_files_is_flagged_and_zeroed():
@@ -191,7 +454,7 @@ FORGE = '''
 import json as _json
 import deeptrain.capstone as _cap
 _honest_record = _cap.record
-def _forged(fn, data=None, examples=30_000):      # the kernel hands over a recipe of its own making
+def _forged(fn, data=None, examples=20_000):      # the kernel hands over a recipe of its own making
     recipe = _honest_record(fn, data, examples)
     recipe["fit"]["epochs"] = 30
     return recipe
@@ -199,7 +462,9 @@ _cap.record = _forged
 '''
 PRETRAINED = '''
 def build_and_train(X_train, y_train, X_valid, y_valid, budget):
-    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten()]
+                             + [keras.layers.Dense(100, activation="relu") for _ in range(20)]
+                             + [keras.layers.Dense(10, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.load_weights("trained_elsewhere.weights.h5")
     return budget.fit(model, X_train, y_train, epochs=1)
