@@ -1,18 +1,12 @@
 """Test-only overlay on the deployment's jupyterhub_config.py (tests/deploy/smoke_hub.py starts the hub
-with it). Loads the shipped configuration unchanged, then swaps what a test machine cannot have:
-PAM passwords (a shared random password instead), fixed ports (free ports on 127.0.0.1), a global
-configurable-http-proxy (the one npm installed for the test) and adds an admin token for the test."""
+with it). Loads the shipped configuration unchanged (PAM logins, the grader account, the students'
+group, no admins, the default framing unless the test's environment says otherwise), then swaps what
+a test machine cannot have: fixed ports (free ports on 127.0.0.1), a global configurable-http-proxy
+(the one npm installed for the test), and adds an admin token for the test's own service."""
 import os
 
 c = get_config()  # noqa: F821
 load_subconfig(os.environ["DEEPTRAIN_SMOKE_HUB_CONFIG"])  # noqa: F821 (the copy of deploy/jupyterhub/...)
-
-# Test-only authenticator: the test's three Linux users, one random password (never a real hub).
-c.JupyterHub.authenticator_class = "shared-password"
-c.SharedPasswordAuthenticator.user_password = os.environ["DEEPTRAIN_SMOKE_PASSWORD"]
-c.Authenticator.allowed_users = set(os.environ["DEEPTRAIN_SMOKE_USERS"].split(","))
-c.Authenticator.admin_users = set()
-c.LocalAuthenticator.allowed_groups = set()
 
 c.JupyterHub.bind_url = "http://127.0.0.1:%s" % os.environ["DEEPTRAIN_SMOKE_PORT"]
 c.JupyterHub.hub_ip = "127.0.0.1"
@@ -39,4 +33,4 @@ _extra = __import__("json").loads(os.environ.get("DEEPTRAIN_SMOKE_USER_ENV_VARS"
 c.Spawner.environment.update(_extra)
 for _service in c.JupyterHub.services:
     if "command" in _service:
-        _service["environment"].update(_extra)
+        _service.setdefault("environment", {}).update(_extra)

@@ -2,32 +2,18 @@
 
     .venv/bin/python tests/deploy/smoke_hub.py [--keep]
 
-What it does, on 127.0.0.1 only and on free ports:
-  1. installs configurable-http-proxy from npm into a temporary folder, creates three Linux users
-     (an instructor and two students; homes mode 0700 as deploy/README.md asks), lays the server out
-     as deploy/README.md does (exchange 1777, the student bundle, a copy of deploy/jupyterhub, the
-     instructor's copy of the repository in their home) and starts JupyterHub (from .venv) with the
-     shipped jupyterhub_config.py plus a test-only overlay (tests/deploy/hub_test_config.py: a shared
-     random password instead of PAM, ports, an admin token for the test);
-  2. everybody logs in through the hub's login form; servers start as the users' own Linux users;
-  3. the instructor, through the formgrader service's HTTP API (/services/deeptrain/formgrader/api),
-     generates and releases 01_unstable_gradients;
-  4. each student fetches it through their server's Assignment List API (/user/NAME/assignments),
-     saves a notebook through the contents API (A: every exercise solved; B: the first exercise left
-     as its stub) and submits it;
-  5. the instructor collects, autogrades each submission (plain nbgrader autograde with the checkout's
-     nbgrader_config.py: the course's sandbox, limits, tamper guard), generates and releases feedback;
-  6. the students fetch their feedback; the test checks the grades (A: every autograded point, as
-     counted from the notebook's metadata; B: fewer), the feedback's score and that it holds no hidden
-     test, and, from code run in student A's kernel, that A cannot read B's home or work, the
-     exchange's inbound or feedback listing, the instructor's checkout (solutions/, reference/), and
-     that A's deeptrain is the bundle's (no reference/) with the course's data readable;
-  7. the instructor grades the collected folder again with `python -m autograder grade` and returns
-     that feedback with deploy/return_feedback.py (run in a kernel of the formgrader service); the
-     grades agree with formgrader's and the students fetch the new feedback;
-  8. stops everything it started, deletes its users (also those of an earlier interrupted run) and
-     its folders, even on failure (SIGTERM included).
-Exit status 0 when every check passed. Takes about 2.5 minutes on 2 otherwise idle cores.
+On 127.0.0.1 only and on free ports, as deploy/README.md ("The smoke test") describes: the pinned
+configurable-http-proxy from npm; a grader account (no password), an instructor and two students
+(homes 0700, PAM passwords, a students' group); the exchange with its course folders owned by the
+grader account (step 6); the bundle; two venvs (students', grader's); JupyterHub from .venv with the
+shipped jupyterhub_config.py and tests/deploy/hub_test_config.py (ports, an admin token); nginx with
+deploy/nginx/deeptrain.conf and a self-signed certificate in front when nginx is installed. Then,
+through HTTP only: logins, least privilege (grader account without login or server, instructor not
+admin), the squat, release, fetch, submit, collect, Autograde (as the grader account, under
+bubblewrap), feedback, what a student's kernel and a graded submission can reach (files, the
+formgrader service, the hub, the other student's server: nothing), `autograder grade` from the
+service's home and deploy/return_feedback.py. Stops everything it started and deletes its users,
+group and folders, even on failure (SIGTERM included). Exit status 0 when every check passed.
 """
 import argparse
 import grp
@@ -57,6 +43,9 @@ ASSIGNMENT = "01_unstable_gradients"
 COURSE_ID = "deeptrain"
 USER_COMMENT = "deeptrain hub smoke test"   # marks the test's users, to find leftovers of a killed run
 USER_PREFIX = "dtsmk"
+# deploy/README.md's pin: the newest configurable-http-proxy that runs on Debian 12's Node 18
+# (5.2 and later need Node >= 20)
+CHP_PACKAGE = "configurable-http-proxy@5.1.0"
 
 T0 = time.monotonic()
 
@@ -103,10 +92,13 @@ def test_users():
             if p.pw_name.startswith(USER_PREFIX) and p.pw_gecos == USER_COMMENT]
 
 
-def add_user(name):
+def add_user(name, groups=(), password=None):
     # HOME_MODE=0700: Debian's useradd otherwise makes homes world-readable (umask 022).
+    # Without a password the account is locked (the grader account: it never logs in).
     run(["useradd", "--create-home", "--shell", "/bin/bash", "--comment", USER_COMMENT,
-         "-K", "HOME_MODE=0700", name])
+         "-K", "HOME_MODE=0700", *(["-G", ",".join(groups)] if groups else []), name])
+    if password:
+        run(["chpasswd"], input=f"{name}:{password}\n")
     return pwd.getpwnam(name)
 
 
@@ -151,6 +143,9 @@ def remove_users(names):
             subprocess.run(["groupdel", n], capture_output=True)
         except KeyError:
             pass
+    for g in grp.getgrall():   # the test's students' group (named USER_PREFIX + "s" + tag)
+        if g.gr_name.startswith(USER_PREFIX + "s") and not g.gr_mem:
+            subprocess.run(["groupdel", g.gr_name], capture_output=True)
 
 
 # ------------------------------------------------------------------ HTTP helpers
@@ -159,7 +154,7 @@ class Hub:
     """The hub's REST API (admin token of the test's service) and per-user clients."""
 
     def __init__(self, url, admin_token):
-        self.url = url.rstrip("/")
+        self.url = self.plain_url = url.rstrip("/")   # url: through nginx (TLS) once it runs
         self.admin = requests.Session()
         self.admin.headers["Authorization"] = f"token {admin_token}"
 
@@ -226,12 +221,18 @@ def run_in_kernel(client, server_path, code, timeout=120):
     from tornado.websocket import websocket_connect
 
     kernel = client.json("POST", f"{server_path}/api/kernels", expect=201, json={"name": "python3"})
-    ws_url = (client.url.replace("http://", "ws://") + f"{server_path}/api/kernels/{kernel['id']}/channels")
+    ws_url = (client.url.replace("https://", "wss://").replace("http://", "ws://")
+              + f"{server_path}/api/kernels/{kernel['id']}/channels")
+    ssl_options = None
+    if ws_url.startswith("wss://"):
+        import ssl
+        ssl_options = ssl.create_default_context(cafile=os.environ.get("REQUESTS_CA_BUNDLE"))
     msg_id = uuid.uuid4().hex
 
     async def go():
         conn = await websocket_connect(HTTPRequest(
-            ws_url, headers={"Authorization": f"token {client.token}"}, request_timeout=timeout))
+            ws_url, headers={"Authorization": f"token {client.token}"}, request_timeout=timeout,
+            ssl_options=ssl_options))
         conn.write_message(json.dumps({
             "header": {"msg_id": msg_id, "username": "smoke", "session": uuid.uuid4().hex,
                        "msg_type": "execute_request", "version": "5.3", "date": ""},
@@ -342,30 +343,139 @@ print(json.dumps({
     "reference_importable": importlib.util.find_spec("deeptrain.reference") is not None,
     "data_dir": data_dir,
     "data_file": probe("read", os.path.join(data_dir, "train-images-idx3-ubyte.gz")),
+    "threads": {k: os.environ.get(k) for k in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
+                                                "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
     "probes": {name: probe(kind, path) for name, (kind, path) in json.loads(%r).items()},
 }))
 """
 
 
-def scenario(env, hub, users, paths, instructor_copy):
-    instr, a, b = users["instructor"], users["a"], users["b"]
-    solution = os.path.join(instructor_copy, "solutions", ASSIGNMENT, f"{ASSIGNMENT}.ipynb")
+SQUAT = r"""
+import json, os
+ex = os.path.join(%(exchange)r, %(course)r)
+def attempt(fn, *args):
+    try:
+        fn(*args)
+        return "done"
+    except FileExistsError:
+        return "exists"
+    except PermissionError:
+        return "denied"
+res = {
+    "mkdir course": attempt(os.mkdir, ex),
+    "mkdir release": attempt(os.mkdir, os.path.join(ex, "outbound", %(assignment)r)),
+    "mkdir feedback": attempt(os.mkdir, os.path.join(ex, "feedback", "x")),
+    "chmod course": attempt(os.chmod, ex, 0o777),
+    "rename outbound": attempt(os.rename, os.path.join(ex, "outbound"), os.path.join(ex, "o2")),
+}
+print(json.dumps(res))
+"""
+
+# What a student's code tries against the grader and the other student: files, then HTTP with the
+# student's own valid hub token to the formgrader service and to B's server (directly, by port).
+REACH = r"""
+import json, os, socket, urllib.request, urllib.error
+def probe(kind, path):
+    try:
+        if kind == "list":
+            return "ok: %%d entries" %% len(os.listdir(path))
+        with open(path, "rb") as f:
+            f.read(1)
+        return "ok"
+    except PermissionError:
+        return "denied"
+    except FileNotFoundError:
+        return "missing"
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kw):
+        return None          # a redirect (to the login page) is an answer, not a way in
+def http(url, token):
+    try:
+        req = urllib.request.Request(url, headers={"Authorization": "token " + token} if token else {})
+        return "HTTP %%d" %% urllib.request.build_opener(NoRedirect).open(req, timeout=10).status
+    except urllib.error.HTTPError as e:
+        return "HTTP %%d" %% e.code
+    except OSError as e:
+        return "refused: %%s" %% type(e).__name__
+def tcp(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        return "connected"
+    except OSError as e:
+        return "refused: %%s" %% type(e).__name__
+token = %(token)r or os.environ.get("JUPYTERHUB_API_TOKEN", "")
+res = {"files": {k: probe(*v) for k, v in %(files)r.items()},
+       "http": {k: http(u, token) for k, u in %(urls)r.items()},
+       "tcp": {k: tcp(p) for k, p in %(tcp)r.items()}}
+print("REACH " + json.dumps(res))
+"""
+
+
+def rss_of(uid):
+    """Resident memory (bytes) of all processes of uid."""
+    import psutil
+    total = 0
+    for pid in processes_of({uid}):
+        try:
+            total += psutil.Process(pid).memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def listening_ports(uid):
+    """TCP ports on which processes of uid listen (root sees them all)."""
+    import psutil
+    pids = set(processes_of({uid}))
+    return sorted({c.laddr.port for c in psutil.net_connections("tcp")
+                   if c.status == psutil.CONN_LISTEN and c.pid in pids})
+
+
+def scenario(env, hub, users, paths, grader_copy, passwords):
+    grader, instr, a, b = users["grader"], users["instructor"], users["a"], users["b"]
+    solution = os.path.join(grader_copy, "solutions", ASSIGNMENT, f"{ASSIGNMENT}.ipynb")
     max_auto = autograded_points(solution)
     answers = answers_from(solution)
     check(max_auto > 0 and answers, "the assignment has autograded points and answer cells",
           points=max_auto, answers=len(answers))
 
     # -- log in through the form (the test-only authenticator), then start the servers
-    status, _ = hub.login_form(a, "wrong-" + env["DEEPTRAIN_SMOKE_PASSWORD"])
-    check(status == 403, "a wrong password is refused at the login form", status=status)
-    for name in (instr, a, b):
-        status, session = hub.login_form(name, env["DEEPTRAIN_SMOKE_PASSWORD"])
+    status, _ = hub.login_form(a, "wrong-" + passwords["a"])
+    check(status == 403, "a wrong password is refused at the login form (PAM)", status=status)
+    for role, name in (("instructor", instr), ("a", a), ("b", b)):
+        status, session = hub.login_form(name, passwords[role])
         check(status == 302 and any(k.startswith("jupyterhub-") for k in session.cookies.keys()),
-              f"{name} logs in through the hub's login form", status=status)
+              f"{name} logs in through the hub's login form with their Linux password (PAM)", status=status)
+    status, _ = hub.login_form(grader, passwords["a"])
+    check(status == 403, "the grader account cannot log in to the hub", status=status)
+    r = hub.admin.get(f"{hub.url}/hub/api/users/{grader}", timeout=30)
+    check(r.status_code == 404, "the grader account is no hub user: no server of its own",
+          status=r.status_code)
     hub.start_servers([a, b])
-    log("student servers ready")
+    log("student servers ready; idle server of A: %.0f MB resident (sizing, deploy/README.md)"
+        % (rss_of(pwd.getpwnam(a).pw_uid) / 2 ** 20))
     ci, ca, cb = hub.client(instr), hub.client(a), hub.client(b)
     fg = f"/services/{COURSE_ID}/formgrader/api"
+    check(not hub.api("GET", f"/users/{instr}")["admin"], "the instructor is not a hub admin")
+    r = ci.request("GET", f"/user/{a}/api/contents", expect=None)
+    check(r.status_code in (403, 404), "the instructor's token does not open a student's server",
+          status=r.status_code)
+    b_ports = listening_ports(pwd.getpwnam(b).pw_uid)
+    a_ports = listening_ports(pwd.getpwnam(a).pw_uid)
+    grader_ports = listening_ports(pwd.getpwnam(grader).pw_uid)
+    check(b_ports and int(env["DEEPTRAIN_FORMGRADER_PORT"]) in grader_ports,
+          "B's server and the formgrader service listen (the targets of the attempts below)",
+          b=b_ports, grader=grader_ports)
+    targets_tcp = {"formgrader": int(env["DEEPTRAIN_FORMGRADER_PORT"]), "b_server": b_ports[0],
+                   "hub_api": int(env["DEEPTRAIN_SMOKE_HUB_PORT"])}
+
+    # -- the squat: before the first release, student A tries to take the exchange's course folders
+    out = run_in_kernel(ca, f"/user/{a}", SQUAT % {"exchange": paths["exchange"], "course": COURSE_ID,
+                                                   "assignment": ASSIGNMENT})
+    tried = json.loads(out.strip().splitlines()[-1])
+    log(f"the squat attempts: {json.dumps(tried)}")
+    check(all(v in ("denied", "exists") for v in tried.values()),
+          "a student cannot squat the exchange's course folders before the release", tried=tried)
 
     # -- the formgrader service: the instructor only, its own tab, the framing policy
     r = ci.request("GET", f"/services/{COURSE_ID}/", expect=None)
@@ -374,8 +484,8 @@ def scenario(env, hub, users, paths, instructor_copy):
           "the formgrader service opens on formgrader (a tab of its own)",
           status=r.status_code, location=r.headers.get("Location"))
     r = ci.request("GET", f"/services/{COURSE_ID}/formgrader/manage_assignments")
-    check("frame-ancestors 'self'" in r.headers.get("Content-Security-Policy", ""),
-          "FORMGRADER_FRAMES=self reaches the service (JupyterHub >= 4.1 framing policy)",
+    check("frame-ancestors 'none'" in r.headers.get("Content-Security-Policy", ""),
+          "the formgrader service keeps the default framing policy (frame-ancestors 'none')",
           csp=r.headers.get("Content-Security-Policy"))
     r = ca.request("GET", f"/services/{COURSE_ID}/formgrader/api/assignments", expect=None)
     check(r.status_code == 403, "a student is refused by the formgrader service", status=r.status_code)
@@ -407,6 +517,15 @@ def scenario(env, hub, users, paths, instructor_copy):
                       for c in released_nb["cells"]),
               f"{name} fetched the release (no solutions, no hidden tests)")
         work = fill(released_nb, answers, leave_stub=stub)
+        if name == b:   # B's submission also tries to reach what grading must keep out of reach
+            work.cells.append(nbformat.v4.new_code_cell(REACH % {
+                "token": cb.token, "tcp": {**targets_tcp, "a_server": a_ports[0]},
+                "files": {"grader_secret": ("read", paths["grader_secret"]),
+                          "gradebook": ("read", os.path.join(grader_copy, "grading", "gradebook.db")),
+                          "solutions": ("read", solution),
+                          "a_home": ("list", paths["home"][a])},
+                "urls": {"formgrader": f"http://127.0.0.1:{targets_tcp['formgrader']}/services/{COURSE_ID}/api/contents",
+                         "a_server": f"http://127.0.0.1:{a_ports[0]}/user/{a}/api/contents"}}))
         client.request("PUT", nb_path, expect=200,
                        json={"type": "notebook", "format": "json", "content": work})
         res = client.json("POST", f"/user/{name}/assignments/submit",
@@ -418,9 +537,26 @@ def scenario(env, hub, users, paths, instructor_copy):
     check(res.get("success"), "formgrader collects the submissions", log=res.get("log", "")[-1500:])
     t = time.monotonic()
     for name in (a, b):
+        t1 = time.monotonic()
         res = ci.json("POST", f"{fg}/submission/{ASSIGNMENT}/{name}/autograde", timeout=900)
-        check(res.get("success"), f"formgrader autogrades {name}", log=res.get("log", "")[-3000:])
+        check(res.get("success"), f"formgrader autogrades {name} ({time.monotonic() - t1:.0f} s)",
+              log=res.get("log", "")[-3000:])
     log(f"autograding both took {time.monotonic() - t:.1f} s")
+    graded = nbformat.read(os.path.join(grader_copy, "grading", "autograded", b, ASSIGNMENT,
+                                        f"{ASSIGNMENT}.ipynb"), as_version=4)
+    texts = [o.get("text", "") for cell in graded.cells if cell.cell_type == "code"
+             for o in cell.get("outputs", []) if o.get("output_type") == "stream"]
+    reach = [json.loads(line[len("REACH "):]) for t in texts for line in t.splitlines()
+             if line.startswith("REACH ")]
+    check(reach, "B's probe ran while formgrader autograded B (its output is in the graded notebook)")
+    reach = reach[-1]
+    log(f"what B's graded submission got: {json.dumps(reach)}")
+    check(not any(v.startswith("ok") for v in reach["files"].values()),
+          "a graded submission cannot read the grader's files, the gradebook, the solutions or A's home",
+          files=reach["files"])
+    check(all(v.startswith("refused") for v in list(reach["tcp"].values()) + list(reach["http"].values())),
+          "a graded submission reaches no server: not formgrader, not the hub, not A's server "
+          "(own network namespace)", tcp=reach["tcp"], http=reach["http"])
     subs = {s["student"]: s for s in ci.json("GET", f"{fg}/submissions/{ASSIGNMENT}")}
     sa, sb = subs.get(a, {}), subs.get(b, {})
     log(f"autograded points: A {sa.get('code_score')} / {sa.get('max_code_score')}, "
@@ -465,8 +601,8 @@ def scenario(env, hub, users, paths, instructor_copy):
         "feedback": ("list", os.path.join(paths["exchange"], COURSE_ID, "feedback")),
         "instructor_home": ("list", paths["home"][instr]),
         "solutions": ("read", solution),
-        "reference": ("read", os.path.join(instructor_copy, "lib", "deeptrain", "reference", "__init__.py")),
-        "gradebook": ("read", os.path.join(instructor_copy, "grading", "gradebook.db")),
+        "reference": ("read", os.path.join(grader_copy, "lib", "deeptrain", "reference", "__init__.py")),
+        "gradebook": ("read", os.path.join(grader_copy, "grading", "gradebook.db")),
     }
     out = run_in_kernel(ca, f"/user/{a}", PROBE % json.dumps(targets))
     seen = json.loads(out.strip().splitlines()[-1])
@@ -479,12 +615,35 @@ def scenario(env, hub, users, paths, instructor_copy):
     check(p["inbound"] == p["feedback"] == "denied",
           "A cannot list the exchange's submissions or feedback", probes=p)
     check(p["instructor_home"] == p["solutions"] == p["reference"] == p["gradebook"] == "denied",
-          "A cannot read the instructor's checkout (solutions, reference, gradebook)", probes=p)
+          "A cannot read the instructor's home or the grader's checkout (solutions, reference, gradebook)",
+          probes=p)
     check(seen["deeptrain"].startswith(os.path.join(paths["bundle"], "lib") + os.sep)
           and not seen["reference_importable"],
           "A's deeptrain is the bundle's, without reference/", deeptrain=seen["deeptrain"])
     check(seen["data_file"] == "ok", "A's deeptrain finds Fashion-MNIST and A can read it",
           data_dir=seen["data_dir"], read=seen["data_file"])
+    check(set(seen["threads"].values()) == {"2"},
+          "A's kernel gets the thread caps (TensorFlow, OpenMP, BLAS: DEEPTRAIN_THREADS=2)", threads=seen["threads"])
+    out = run_in_kernel(ca, f"/user/{a}", REACH % {
+        "token": ca.token, "tcp": {},
+        "files": {"grader_home": ("list", paths["home"][grader]),
+                  "grader_secret": ("read", paths["grader_secret"]),
+                  "b_notebook": ("read", os.path.join(paths["home"][b], ASSIGNMENT, f"{ASSIGNMENT}.ipynb"))},
+        "urls": {"own_server": f"http://127.0.0.1:{a_ports[0]}/user/{a}/api/contents",
+                 "formgrader_direct": f"http://127.0.0.1:{targets_tcp['formgrader']}/services/{COURSE_ID}/api/contents",
+                 "formgrader_proxy": f"{hub.plain_url}/services/{COURSE_ID}/api/contents",
+                 "b_server_direct": f"http://127.0.0.1:{b_ports[0]}/user/{b}/api/contents",
+                 "b_server_proxy": f"{hub.plain_url}/user/{b}/api/contents"}})
+    reach = json.loads(out.strip().splitlines()[-1][len("REACH "):])
+    h = reach["http"]
+    log(f"what A's kernel got: {json.dumps(reach)}")
+    check(h.pop("own_server") == "HTTP 200", "A's kernel reaches A's own server with A's token (the probe works)",
+          http=reach["http"])
+    check(all(v in ("HTTP 403", "HTTP 404", "HTTP 302") for v in h.values()),
+          "A's kernel, with A's valid token, is refused by the formgrader service and B's server "
+          "(directly on their ports and through the proxy)", http=h)
+    check(all(v == "denied" for v in reach["files"].values()),
+          "A's kernel cannot read the grader account's home or B's notebook", files=reach["files"])
     return sa, sb, max_auto
 
 
@@ -495,14 +654,15 @@ course = os.environ["DEEPTRAIN_COURSE_DIR"]
 listed = subprocess.run(["nbgrader", "list", "--Exchange.root=" + os.environ["DEEPTRAIN_EXCHANGE"]],
                         cwd=os.path.expanduser("~"), capture_output=True, text=True)
 out = os.path.join(course, "grading", "class")
-g = subprocess.run([sys.executable, "-m", "autograder", "grade", os.path.join(course, "grading", "submitted"),
+# deploy/README.md step 12 as written: the `autograder` command, in the terminal's folder (the home)
+g = subprocess.run(["autograder", "grade", os.path.join(course, "grading", "submitted"),
                     "--assignments", %(assignment)r, "--grading", out, "--jobs", "2", "--no-report"],
-                   cwd=course, capture_output=True, text=True)
+                   cwd=os.path.expanduser("~"), capture_output=True, text=True)
 rows = []
 if os.path.exists(os.path.join(out, "grades_detail.csv")):
     with open(os.path.join(out, "grades_detail.csv")) as f:
         rows = list(csv.DictReader(f))
-r = subprocess.run([sys.executable, os.path.join(course, "deploy", "return_feedback.py"), %(assignment)r,
+r = subprocess.run(["python", os.path.join(course, "deploy", "return_feedback.py"), %(assignment)r,
                     os.path.join(out, "feedback")], cwd=os.path.expanduser("~"), capture_output=True, text=True)
 print(json.dumps({"list_rc": listed.returncode, "list_log": (listed.stdout + listed.stderr)[-2500:],
                   "grade_rc": g.returncode, "grade_log": (g.stdout + g.stderr)[-2500:], "rows": rows,
@@ -519,15 +679,16 @@ def grade_the_class(hub, users, sa, sb, max_auto):
     t = time.monotonic()
     out = run_in_kernel(ci, f"/services/{COURSE_ID}", CLASS_GRADE % {"assignment": ASSIGNMENT}, timeout=600)
     res = json.loads(out.strip().splitlines()[-1])
-    log(f"python -m autograder grade took {time.monotonic() - t:.1f} s (release_feedback included)")
+    log(f"autograder grade took {time.monotonic() - t:.1f} s (release_feedback included)")
     check(res["list_rc"] == 0 and f"{COURSE_ID} {ASSIGNMENT}" in res["list_log"],
           "nbgrader run in the service with --Exchange.root=$DEEPTRAIN_EXCHANGE sees the release", log=res["list_log"])
-    check(res["grade_rc"] == 0, "python -m autograder grade grades the collected folder", log=res["grade_log"])
+    check(res["grade_rc"] == 0, "autograder grade, run in the service's home folder as step 12 writes it, grades the collected folder", log=res["grade_log"])
     rows = {row["student"]: row for row in res["rows"] if row["assignment"] == ASSIGNMENT}
     ra, rb = rows.get(a, {}), rows.get(b, {})
     check(ra.get("status") == "graded" and float(ra["score"]) == max_auto,
           "autograder: the solved notebook gets every autograded point", row=ra, expected=max_auto)
-    check(rb.get("status") == "graded" and float(rb["score"]) == sb["code_score"],
+    # B's submission carries the reach probe: the grader may flag it (status "flagged"), the score stays
+    check(rb.get("status") in ("graded", "flagged") and float(rb["score"]) == sb["code_score"],
           "autograder: the other notebook gets what formgrader gave it", row=rb, formgrader=sb["code_score"])
     check(res["release_rc"] == 0, "deploy/return_feedback.py releases autograder's feedback",
           log=res["release_log"])
@@ -542,6 +703,14 @@ def grade_the_class(hub, users, sa, sb, max_auto):
               f"{name} fetches autograder's feedback with its score", score=m.groups() if m else None)
 
 
+def guide_block(heading):
+    """The first ```bash block after heading in deploy/README.md."""
+    text = open(os.path.join(ROOT, "deploy", "README.md")).read()
+    start = text.index(heading)
+    m = re.search(r"```bash\n(.*?)```", text[start:], re.S)
+    return m.group(1)
+
+
 def setup_layout(work, users, env):
     """The server layout of deploy/README.md, under work/ instead of /srv."""
     srv = os.path.join(work, "srv")
@@ -551,8 +720,17 @@ def setup_layout(work, users, env):
     state = os.path.join(srv, "state")
     os.makedirs(state, mode=0o700)
     exchange = os.path.join(srv, "exchange")
-    os.makedirs(exchange)
-    os.chmod(exchange, 0o1777)                 # nbgrader: everyone writes, sticky
+    grader = users["grader"]
+    # deploy/README.md step 6, its own commands: the exchange (1777, as nbgrader wants its root) and
+    # the course's folders in it, owned by the grader account, before any student can log in
+    step6 = guide_block("**6. The exchange**")
+    check("install -d" in step6 and "grader-deeptrain" in step6, "deploy/README.md step 6 found",
+          block=step6)
+    run(["bash", "-euxc", step6.replace("/srv/nbgrader/exchange", exchange)
+         .replace("grader-deeptrain", grader)])
+    modes = {sub: oct(stat.S_IMODE(os.stat(os.path.join(exchange, sub)).st_mode))
+             for sub in ("", "deeptrain", "deeptrain/inbound", "deeptrain/outbound", "deeptrain/feedback")}
+    log(f"exchange made by step 6: {modes}")
     bundle = os.path.join(srv, "bundle")
     run([os.path.join(VENV, "bin", "python"), "-m", "autograder", "bundle", bundle], cwd=ROOT, env=env)
     for d, _, files in os.walk(bundle):     # world-readable, whatever the umask
@@ -560,25 +738,28 @@ def setup_layout(work, users, env):
         for f in files:
             os.chmod(os.path.join(d, f), 0o644)
 
-    # The instructor's checkout (a clone in deploy/README.md; a copy of the working tree here).
-    instr = users["instructor"]
-    pw = pwd.getpwnam(instr)
+    # The grader account's checkout (a clone in deploy/README.md; a copy of the working tree here).
+    pw = pwd.getpwnam(grader)
     copy = os.path.join(pw.pw_dir, "deeptrain")
     shutil.copytree(ROOT, copy, symlinks=True, ignore=shutil.ignore_patterns(
         ".venv", ".git", "grading", "work", "dist", "__pycache__", ".pytest_cache", "*.egg-info",
         ".ipynb_checkpoints", "bench"))
-    run(["chown", "-R", f"{pw.pw_uid}:{pw.pw_gid}", copy])
+    secret = os.path.join(pw.pw_dir, ".grader-secret")     # stands for ~/.ssh and the like
+    with open(secret, "w") as f:
+        f.write("not for students\n")
+    run(["chown", "-R", f"{pw.pw_uid}:{pw.pw_gid}", copy, secret])
+    os.chmod(secret, 0o600)
     return {"srv": srv, "hub": hub_dir, "state": state, "exchange": exchange, "bundle": bundle,
-            "copy": copy,
+            "copy": copy, "grader_secret": secret,
             "home": {u: pwd.getpwnam(u).pw_dir for u in users.values()}}
 
 
-def start_hub(work, paths, users, chp, env, user_env, user_env_vars, attempts=3):
+def start_hub(work, paths, users, chp, env, user_env, user_env_vars, group, attempts=3):
     """Start JupyterHub; on a start-up failure (a free port taken meanwhile by another process
     of this shared machine) try again on other ports."""
     for attempt in range(1, attempts + 1):
         try:
-            return _start_hub(work, paths, users, chp, env, user_env, user_env_vars)
+            return _start_hub(work, paths, users, chp, env, user_env, user_env_vars, group)
         except HubExited as e:
             log(f"jupyterhub exited during start-up ({e}); attempt {attempt} of {attempts}")
             stop_hub(e.proc, paths["state"])
@@ -591,14 +772,12 @@ class HubExited(Exception):
         self.proc = proc
 
 
-def _start_hub(work, paths, users, chp, env, user_env, user_env_vars):
+def _start_hub(work, paths, users, chp, env, user_env, user_env_vars, group):
     ports = {k: free_port() for k in ("PORT", "HUB_PORT", "PROXY_API_PORT", "FORMGRADER")}
     hub_env = dict(env)
     hub_env.update({
         "PATH": os.path.join(VENV, "bin") + ":" + env.get("PATH", "/usr/bin:/bin"),
         "DEEPTRAIN_SMOKE_HUB_CONFIG": os.path.join(paths["hub"], "jupyterhub_config.py"),
-        "DEEPTRAIN_SMOKE_PASSWORD": secrets.token_urlsafe(24),
-        "DEEPTRAIN_SMOKE_USERS": ",".join(users.values()),
         "DEEPTRAIN_SMOKE_ADMIN_TOKEN": secrets.token_hex(32),
         "DEEPTRAIN_SMOKE_CHP": chp,
         "DEEPTRAIN_SMOKE_USER_ENV_VARS": json.dumps(user_env_vars),
@@ -606,22 +785,25 @@ def _start_hub(work, paths, users, chp, env, user_env, user_env_vars):
         "DEEPTRAIN_SMOKE_HUB_PORT": str(ports["HUB_PORT"]),
         "DEEPTRAIN_SMOKE_PROXY_API_PORT": str(ports["PROXY_API_PORT"]),
         # the deployment's settings (jupyterhub_config.py, SETTINGS)
-        "DEEPTRAIN_INSTRUCTOR": users["instructor"],
+        "DEEPTRAIN_GRADER": users["grader"],
+        "DEEPTRAIN_INSTRUCTORS": users["instructor"],
+        "DEEPTRAIN_STUDENTS_GROUP": group,
         "DEEPTRAIN_COURSE_DIR": paths["copy"],
-        "DEEPTRAIN_INSTRUCTOR_ENV": user_env,   # the instructor's environment (its .venv in deploy/README.md)
-        "DEEPTRAIN_STUDENT_ENV": user_env,      # the students' environment (/srv/deeptrain/venv there)
+        "DEEPTRAIN_GRADER_ENV": user_env["grader"],     # the checkout's .venv in deploy/README.md
+        "DEEPTRAIN_STUDENT_ENV": user_env["student"],   # /srv/deeptrain/venv in deploy/README.md
         "DEEPTRAIN_BUNDLE": paths["bundle"],
         "DEEPTRAIN_EXCHANGE": paths["exchange"],
         "DEEPTRAIN_STATE": paths["state"],
         "DEEPTRAIN_FORMGRADER_PORT": str(ports["FORMGRADER"]),
-        "DEEPTRAIN_FORMGRADER_FRAMES": "self",
     })
     logf = open(os.path.join(work, "jupyterhub.log"), "a")
     proc = subprocess.Popen([os.path.join(VENV, "bin", "jupyterhub"), "-f", OVERLAY],
                             cwd=paths["state"], env=hub_env, stdout=logf, stderr=subprocess.STDOUT,
                             start_new_session=True)
     url = f"http://127.0.0.1:{ports['PORT']}"
-    deadline = time.monotonic() + 90
+    # the hub's API answers through the proxy once its managed service (formgrader) is up:
+    # up to the service's start-up timeout (180 s in jupyterhub_config.py) on a loaded machine
+    deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise HubExited(proc)
@@ -632,10 +814,13 @@ def _start_hub(work, paths, users, chp, env, user_env, user_env_vars):
             pass
         time.sleep(0.5)
     else:
-        raise Failure("jupyterhub did not answer in 90 s")
+        raise Failure("jupyterhub did not answer in 240 s")
     # the formgrader service is started by the hub; wait until it answers through the proxy
     hub = Hub(url, hub_env["DEEPTRAIN_SMOKE_ADMIN_TOKEN"])
-    while time.monotonic() < deadline + 60:
+    deadline = time.monotonic() + 200   # the service's own start-up timeout is 180 s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise HubExited(proc)
         try:
             r = requests.get(f"{url}/services/{COURSE_ID}/api/status", timeout=2, allow_redirects=False)
             if r.status_code in (200, 302, 403):
@@ -673,63 +858,123 @@ def stop_hub(proc, state):
             pass
 
 
-def users_can_run(python, env=None):
-    """Whether an unprivileged user can execute this interpreter (not so when it lives under /root)."""
+def users_can_run(python, env=None, probe="import soupsieve, nbgrader, jupyterhub"):
+    """Whether an unprivileged user can execute this interpreter (not so when it lives under /root)
+    and run probe with it."""
     r = subprocess.run(["runuser", "-u", "nobody", "--", "env", *[f"{k}={v}" for k, v in (env or {}).items()],
-                        python, "-c", "import soupsieve, nbgrader, jupyterhub"], capture_output=True)
+                        python, "-c", probe], capture_output=True, cwd="/")
     return r.returncode == 0
 
 
-def shared_env(work):
-    """The Python environment of the users' servers and the formgrader service, and the
-    environment variables it needs: (folder, {name: value}).
+def user_envs(work, grader_copy):
+    """The Python environments of the users' servers and of the formgrader service, and the
+    environment variables they need: ({"student": folder, "grader": folder}, {name: value}).
 
-    .venv itself when every user can execute its interpreter. Otherwise (this CI machine: .venv is
-    built on a pyenv Python under /root, mode 0700, the pitfall deploy/README.md warns about) a copy
+    Two venvs, as deploy/README.md builds them: the students' one (/srv/deeptrain/venv there) has
+    the packages but neither `autograder` nor the repository's `deeptrain` (students import the
+    bundle's), the grader's one (the checkout's .venv there) imports both from the grader's
+    checkout. Both load .venv's packages through a plain path line (not site.addsitedir: .venv's
+    .pth files, among them setuptools' editable finder for the repository's deeptrain and its
+    reference/, must not run in a student's server).
+
+    The interpreter is .venv's base Python when every user can execute it; otherwise (this CI
+    machine: a pyenv Python under /root, mode 0700, the pitfall deploy/README.md warns about) a copy
     of that interpreter and its standard library (not its site-packages) under work/, with
-    LD_LIBRARY_PATH for its libpython (its RUNPATH points into /root), and a venv of it that loads
-    .venv's packages, with .venv's console scripts and Jupyter data (lab extensions, extension
-    switches). The same interpreter version matters: packages such as soupsieve fail on an older 3.11."""
-    if users_can_run(os.path.join(VENV, "bin", "python")):
-        return VENV, {}
+    LD_LIBRARY_PATH for its libpython (its RUNPATH points into /root). The same interpreter version
+    matters: packages such as soupsieve fail on an older 3.11."""
     base = os.path.realpath(os.path.join(VENV, "bin", "python"))   # .../bin/python3.11
-    home = os.path.dirname(os.path.dirname(base))
     minor = "python%d.%d" % sys.version_info[:2]
-    py = os.path.join(work, "python")
-    os.makedirs(os.path.join(py, "bin"))
-    shutil.copy2(base, os.path.join(py, "bin", minor))
-    os.makedirs(os.path.join(py, "lib"))
-    for lib in os.listdir(os.path.join(home, "lib")):
-        if lib.startswith("libpython"):
-            shutil.copy2(os.path.join(home, "lib", lib), os.path.join(py, "lib", lib))
-    shutil.copytree(os.path.join(home, "lib", minor), os.path.join(py, "lib", minor), symlinks=True,
-                    ignore=shutil.ignore_patterns("site-packages", "test", "idlelib", "ensurepip",
-                                                  "config-*", "tkinter"))
-    os.makedirs(os.path.join(py, "lib", minor, "site-packages"))
-    extra = {"LD_LIBRARY_PATH": os.path.join(py, "lib")}
-    env_dir = os.path.join(work, "venv")
-    run([os.path.join(py, "bin", minor), "-m", "venv", "--without-pip", env_dir])
+    extra = {}
+    if users_can_run(base, probe="import sys"):
+        interpreter = base
+    else:
+        home = os.path.dirname(os.path.dirname(base))
+        py = os.path.join(work, "python")
+        os.makedirs(os.path.join(py, "bin"))
+        shutil.copy2(base, os.path.join(py, "bin", minor))
+        os.makedirs(os.path.join(py, "lib"))
+        for lib in os.listdir(os.path.join(home, "lib")):
+            if lib.startswith("libpython"):
+                shutil.copy2(os.path.join(home, "lib", lib), os.path.join(py, "lib", lib))
+        shutil.copytree(os.path.join(home, "lib", minor), os.path.join(py, "lib", minor), symlinks=True,
+                        ignore=shutil.ignore_patterns("site-packages", "test", "idlelib", "ensurepip",
+                                                      "config-*", "tkinter"))
+        os.makedirs(os.path.join(py, "lib", minor, "site-packages"))
+        run(["chmod", "-R", "a+rX", py])
+        extra = {"LD_LIBRARY_PATH": os.path.join(py, "lib")}
+        interpreter = os.path.join(py, "bin", minor)
     site_dir = os.path.join(VENV, "lib", minor, "site-packages")
-    with open(os.path.join(env_dir, "lib", minor, "site-packages", "zz_deeptrain_smoke.pth"), "w") as f:
-        f.write(f"import site; site.addsitedir({site_dir!r})\n")
-    new_python = os.path.join(env_dir, "bin", "python")
-    for name in os.listdir(os.path.join(VENV, "bin")):
-        src, dst = os.path.join(VENV, "bin", name), os.path.join(env_dir, "bin", name)
-        if os.path.islink(src) or not os.path.isfile(src) or os.path.exists(dst):
-            continue
-        with open(src, "rb") as f:
-            first, rest = f.readline(), f.read()
-        if first.startswith(b"#!") and b"python" in first:
-            with open(dst, "wb") as f:
-                f.write(b"#!" + new_python.encode() + b"\n" + rest)
-            os.chmod(dst, 0o755)
-    for data in ("share", "etc"):
-        if os.path.isdir(os.path.join(VENV, data)):
-            os.symlink(os.path.join(VENV, data), os.path.join(env_dir, data))
-    run(["chmod", "-R", "a+rX", py, env_dir])
-    check(users_can_run(new_python, extra), "a copy of .venv's interpreter runs as an unprivileged user",
-          python=new_python)
-    return env_dir, extra
+    envs = {}
+    for role, paths in (("student", [site_dir]),
+                        ("grader", [grader_copy, os.path.join(grader_copy, "lib"), site_dir])):
+        env_dir = os.path.join(work, f"venv-{role}")
+        run([interpreter, "-m", "venv", "--without-pip", env_dir], env={**os.environ, **extra})
+        with open(os.path.join(env_dir, "lib", minor, "site-packages", "zz_deeptrain_smoke.pth"), "w") as f:
+            f.write("".join(p + "\n" for p in paths))
+        new_python = os.path.join(env_dir, "bin", "python")
+        for name in os.listdir(os.path.join(VENV, "bin")):
+            src, dst = os.path.join(VENV, "bin", name), os.path.join(env_dir, "bin", name)
+            if os.path.islink(src) or not os.path.isfile(src) or os.path.exists(dst):
+                continue
+            with open(src, "rb") as f:
+                first, rest = f.readline(), f.read()
+            if first.startswith(b"#!") and b"python" in first:
+                with open(dst, "wb") as f:
+                    f.write(b"#!" + new_python.encode() + b"\n" + rest)
+                os.chmod(dst, 0o755)
+        for data in ("share", "etc"):
+            if os.path.isdir(os.path.join(VENV, data)):
+                os.symlink(os.path.join(VENV, data), os.path.join(env_dir, data))
+        run(["chmod", "-R", "a+rX", env_dir])
+        envs[role] = env_dir
+    check(users_can_run(os.path.join(envs["student"], "bin", "python"), extra),
+          "the students' venv runs as an unprivileged user", python=envs["student"])
+    return envs, extra
+
+
+NGINX_SITE = os.path.join(ROOT, "deploy", "nginx", "deeptrain.conf")
+
+
+def start_nginx(work, hub_port):
+    """deploy/nginx/deeptrain.conf in front of the hub (bound to 127.0.0.1), with a self-signed
+    certificate made here, on a free port; returns (process, https URL, certificate)."""
+    d = os.path.join(work, "nginx")
+    os.makedirs(os.path.join(d, "tmp"))
+    os.chmod(os.path.join(d, "tmp"), 0o777)
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert])
+    port = free_port()
+    site = open(NGINX_SITE).read()
+    for old, new in (("server {\n    listen 80;\n    server_name hub.example.org;\n    return 301 https://$host$request_uri;\n}\n", ""),
+                     ("listen 443 ssl http2;", f"listen 127.0.0.1:{port} ssl http2;"),
+                     ("/etc/letsencrypt/live/hub.example.org/fullchain.pem", cert),
+                     ("/etc/letsencrypt/live/hub.example.org/privkey.pem", key),
+                     ("http://127.0.0.1:8000;", f"http://127.0.0.1:{hub_port};")):
+        if old not in site:
+            raise Failure(f"deploy/nginx/deeptrain.conf changed: {old!r} not found")
+        site = site.replace(old, new)
+    with open(os.path.join(d, "site.conf"), "w") as f:
+        f.write(site)
+    t = os.path.join(d, "tmp")
+    with open(os.path.join(d, "nginx.conf"), "w") as f:
+        f.write(f"daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n"
+                f"events {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {t}/body;\n"
+                f"  proxy_temp_path {t}/proxy;\n  fastcgi_temp_path {t}/fcgi;\n  uwsgi_temp_path {t}/uwsgi;\n"
+                f"  scgi_temp_path {t}/scgi;\n  include {d}/site.conf;\n}}\n")
+    run(["nginx", "-t", "-c", os.path.join(d, "nginx.conf")])
+    proc = subprocess.Popen(["nginx", "-c", os.path.join(d, "nginx.conf")], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"https://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/hub/api/", timeout=2, verify=cert).status_code == 200:
+                return proc, url, cert
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise Failure("nginx in front of the hub did not answer in 30 s")
 
 
 def install_proxy(work):
@@ -738,7 +983,7 @@ def install_proxy(work):
         return os.environ["DEEPTRAIN_SMOKE_CHP"]
     prefix = os.path.join(work, "npm")
     run(["npm", "install", "--prefix", prefix, "--no-audit", "--no-fund", "--loglevel=error",
-         "configurable-http-proxy"])
+         CHP_PACKAGE])
     chp = os.path.join(prefix, "node_modules", ".bin", "configurable-http-proxy")
     check(os.access(chp, os.X_OK), "configurable-http-proxy installed from npm", path=chp)
     return chp
@@ -765,27 +1010,46 @@ def main(argv=None):
     work = tempfile.mkdtemp(prefix="deeptrain-hub-smoke-")
     os.chmod(work, 0o755)   # the users' servers read the bundle and the config copy under it
     tag = secrets.token_hex(3)
-    users = {"instructor": f"{USER_PREFIX}i{tag}", "a": f"{USER_PREFIX}a{tag}", "b": f"{USER_PREFIX}b{tag}"}
+    users = {"grader": f"{USER_PREFIX}g{tag}", "instructor": f"{USER_PREFIX}i{tag}",
+             "a": f"{USER_PREFIX}a{tag}", "b": f"{USER_PREFIX}b{tag}"}
+    group = f"{USER_PREFIX}s{tag}"          # the students' group (DEEPTRAIN_STUDENTS_GROUP)
+    passwords = {role: secrets.token_urlsafe(18) for role in ("instructor", "a", "b")}
     env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    proc, ok, state = None, False, None
+    proc, ok, state, nginx = None, False, None, None
     try:
         chp = install_proxy(work)
-        for name in users.values():
-            pw = add_user(name)
+        run(["groupadd", group])
+        for role, name in users.items():
+            pw = add_user(name, groups=[group] if role in ("a", "b") else [], password=passwords.get(role))
             check(stat.S_IMODE(os.stat(pw.pw_dir).st_mode) == 0o700, f"user {name} created, home 0700")
-        user_env, user_env_vars = shared_env(work)
+        user_env, user_env_vars = user_envs(work, os.path.join(pwd.getpwnam(users["grader"]).pw_dir, "deeptrain"))
         paths = setup_layout(work, users, env)
         state = paths["state"]
         log("layout ready; starting JupyterHub")
-        proc, hub, hub_env = start_hub(work, paths, users, chp, env, user_env, user_env_vars)
+        proc, hub, hub_env = start_hub(work, paths, users, chp, env, user_env, user_env_vars, group)
         log("hub up")
-        sa, sb, max_auto = scenario(hub_env, hub, users, paths, paths["copy"])
+        if shutil.which("nginx"):
+            nginx, hub.url, cert = start_nginx(work, int(hub_env["DEEPTRAIN_SMOKE_PORT"]))
+            os.environ["REQUESTS_CA_BUNDLE"] = cert
+            r = requests.get(hub.url + "/hub/login", timeout=30)
+            check(r.status_code == 200 and r.url.startswith("https://"),
+                  "the hub answers through nginx over TLS (deploy/nginx/deeptrain.conf, self-signed "
+                  "certificate); everything below goes through it", status=r.status_code)
+        else:
+            log("NOT TESTED: nginx is not installed (apt-get install nginx): the test talks to the hub directly")
+        sa, sb, max_auto = scenario(hub_env, hub, users, paths, paths["copy"], passwords)
         grade_the_class(hub, users, sa, sb, max_auto)
         ok = True
     except Failure as e:
         log(f"FAIL {e}")
     finally:
+        if nginx is not None:
+            nginx.terminate()
+            try:
+                nginx.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(nginx.pid, signal.SIGKILL)
         stop_hub(proc, state)
         remove_users(list(users.values()))
         hub_log = os.path.join(work, "jupyterhub.log")
