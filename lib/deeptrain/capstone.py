@@ -150,7 +150,9 @@ def evaluate(build_and_train, seeds=SEEDS, data=None, verbose=True):
     """
     (X_train, y_train), (X_valid, y_valid) = data or load_data()
     recipe = record(build_and_train, ((X_train, y_train), (X_valid, y_valid)))
-    report = recipes.replay(recipe, X_train, y_train, X_valid, y_valid, X_valid, y_valid, seeds=tuple(seeds))
+    # No wall-clock cap here: on your own machine a busy moment must not cut a run short (the grader caps).
+    report = recipes.replay(recipe, X_train, y_train, X_valid, y_valid, X_valid, y_valid, seeds=tuple(seeds),
+                            wall_cap_s=float("inf"))
     report["points"] = points_for(report["accuracy"])
     if verbose:
         runs = ", ".join(f"{a:.4f}" for a in report["accuracies"])
