@@ -5,7 +5,7 @@ the repository root (its ``nbgrader_config.py`` loads ``autograder/nbgrader_conf
 """
 import os
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 COURSE_ID = "deeptrain"   # nbgrader's course id (CourseDirectory.course_id)
 SOLUTIONS = os.path.join(ROOT, "solutions")
 COURSE = os.path.join(ROOT, "course")
