@@ -13,8 +13,10 @@ Fast launcher-level tests come first (a plain ``python -c`` under autograder/san
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -85,6 +87,59 @@ def test_sandboxed_process_sees_nothing_of_the_accounts_home(tmp_path, account):
     out, _ = _run_sandboxed(tmp_path, look)
     assert out == "[] True", out
     assert (account / ".ssh" / "id_ed25519").read_text() == "PRIVATE KEY"   # there, outside the sandbox
+
+
+# --- the decoys: flagged when the sandboxed process reads them, never because of a host process -----
+
+DECOY_PROBE = ("import os, sys\nprint('ready', flush=True)\nsys.stdin.readline()\nwhere = sys.argv[1]\n"
+               "print(sorted(os.listdir(where)), open(os.path.join(where, 'jpserver-4242.json')).read().count('token'),"
+               " flush=True)\nsys.stdin.readline()")
+
+
+def _walk_host_tmp(depth=2):
+    """What a host process walking /tmp does (seen under load: every folder of /tmp listed within
+    2 s): list every folder down to depth and read the small files."""
+    top = tempfile.gettempdir()
+    for dirpath, dirnames, files in os.walk(top):
+        if dirpath[len(top):].count(os.sep) >= depth:
+            dirnames[:] = []
+        for name in files:
+            path = os.path.join(dirpath, name)
+            try:
+                if not stat.S_ISREG(os.lstat(path).st_mode):   # a FIFO would block
+                    continue
+                with open(path, "rb") as f:
+                    f.read(4096)
+            except OSError:
+                pass
+
+
+def test_decoys_fire_on_the_sandboxed_reader_and_not_on_host_processes(tmp_path, account):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    wheres = sandbox.runtime_dirs()
+    assert any(w.startswith(str(account)) for w in wheres), wheres
+    argv = sandbox.sandbox_argv([sys.executable, "-c", DECOY_PROBE, wheres[0]], scratch=str(scratch),
+                                expose_ro=[str(tmp_path)], status=str(scratch / "status.json"), decoy=True)
+    p = subprocess.Popen(argv, cwd=scratch, env=sandbox.private_env(str(scratch)), stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"     # Python started in the sandbox: nothing touched
+        pid = sandbox.read_status(str(scratch / "status.json"))["kernel_pid"]
+        assert sandbox.decoys_touched(pid, wheres) == []
+        # No folder on the host holds the decoys: a host process walking /tmp cannot touch them.
+        assert not list(tmp_path.rglob("jpserver-*")) and not os.path.exists(wheres[0])
+        _walk_host_tmp()
+        assert sandbox.decoys_touched(pid, wheres) == []
+        p.stdin.write("\n")
+        p.stdin.flush()
+        listed = p.stdout.readline()
+        assert "jpserver-4242.json" in listed and listed.strip().endswith("1"), listed   # a believable token file
+        assert sandbox.decoys_touched(pid, wheres) == ["jpserver-4242.json", "the folder's listing"]
+    finally:
+        p.stdin.close()
+        p.wait(timeout=30)
+    assert sandbox.decoys_touched(pid, wheres) == []   # the process is gone: no evidence, no flag
 
 
 # --- a real Jupyter server of the grading account, a real grading kernel --------------------
