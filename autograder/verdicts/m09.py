@@ -36,7 +36,7 @@ def run_replay(recipe_json, timeout=REPLAY_TIMEOUT_S):
     try:
         done = subprocess.run([sys.executable, "-m", "autograder.capstone_replay"], input=recipe_json, text=True,
                               capture_output=True, timeout=timeout, env=env,
-                              cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+                              cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))))
     except subprocess.TimeoutExpired:
         return {"error": f"the replay took longer than {timeout:.0f} s"}
     lines = done.stdout.strip().splitlines()
