@@ -39,7 +39,7 @@ import threading
 import time
 import uuid
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.realpath(__file__))
 ROOT = os.path.dirname(HERE)
 if ROOT not in sys.path:   # a worker started elsewhere still finds the course code it was given
     sys.path.insert(0, ROOT)
