@@ -21,7 +21,7 @@ import numpy as np
 
 from . import register
 
-RATES = (0.0, 0.1, 0.2, 0.3, 0.5)
+RATES = (0.0, 0.1, 0.2, 0.5)
 
 
 @dataclass
