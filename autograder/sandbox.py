@@ -414,7 +414,7 @@ def sandbox_argv(cmd, *, scratch, hide=(), expose_rw=(), expose_ro=(), network=F
     readable). Run it with the environment of private_env(scratch). Inherited file descriptors
     (pipes) stay open in cmd: use one as the channel to the grader. decoy: show decoy runtime files
     where the account's Jupyter runtime files are (decoys_touched tells whether they were read)."""
-    out = [sys.executable, os.path.abspath(__file__), "--memory", str(memory), "--address-space",
+    out = [sys.executable, os.path.realpath(__file__), "--memory", str(memory), "--address-space",
            str(address_space), "--cpu", str(cpu), "--expose", os.path.abspath(scratch)]
     if status:
         out += ["--status", os.path.abspath(status)]
