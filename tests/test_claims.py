@@ -39,14 +39,7 @@ def _run(env):
     inherits this process's environment, here replaced by env)."""
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(FALSE_CLAIM)])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)
-    try:
-        NotebookClient(nb, timeout=60, kernel_name="python3").execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    NotebookClient(nb, timeout=60, kernel_name="python3").execute(env=env)   # the kernel's whole environment
     return nb.cells[0].outputs
 
 

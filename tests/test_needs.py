@@ -97,14 +97,7 @@ def test_in_a_kernel_a_stub_says_not_solved_yet_and_progress_counts_the_checks()
     for cell in nb.cells[2:4]:
         cell.metadata["tags"] = ["raises-exception"]
     env = {k: v for k, v in os.environ.items() if k != "NBGRADER_EXECUTION"}
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)
-    try:
-        NotebookClient(nb, timeout=60, kernel_name="python3").execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    NotebookClient(nb, timeout=60, kernel_name="python3").execute(env=env)   # the kernel's whole environment
     stub = nb.cells[2].outputs
     assert [o.output_type for o in stub] == ["error"] and len(stub[0].traceback) == 1, stub
     assert "Not solved yet" in stub[0].traceback[0] and "`f` still raises NotImplementedError" in stub[0].traceback[0]

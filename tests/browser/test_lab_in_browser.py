@@ -19,7 +19,7 @@ import pytest
 from autograder import COURSE, ROOT, SOLUTIONS
 
 sys.path.insert(0, os.path.dirname(__file__))
-from servers import CHROMIUM_ARGS, TOKEN, chromium_path, jupyter_lab, make_server  # noqa: E402
+from servers import TOKEN, jupyter_lab, make_server  # noqa: E402
 
 pytestmark = pytest.mark.slow
 MODULE = "01_unstable_gradients"
@@ -39,18 +39,6 @@ def _solved_copy(dst, code=True, written=True, release=COURSE):
         if gid in answers:
             cell.source = answers[gid]
     nbformat.write(nb, dst)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = chromium_path()
-    if path is None:
-        pytest.skip("no Chromium installed (Debian: apt-get install chromium); .ci/run installs it")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from servers import CHROMIUM_ARGS, TOKEN, chromium_path, make_server  # noqa: E402
+from servers import TOKEN, make_server  # noqa: E402
 
 from autograder import COURSE_ID  # noqa: E402
 
@@ -26,18 +26,6 @@ pytestmark = pytest.mark.slow
 MODULE = "01_unstable_gradients"
 FORMULA = r"The update is $\theta \leftarrow \theta - \eta \frac{g}{\sqrt{s + \epsilon}}$ (equation 11-6)."
 TYPESET = "document.querySelectorAll('.MathJax, .MathJax_Display, .MathJax_CHTML, mjx-container').length"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = chromium_path()
-    if path is None:
-        pytest.skip("no Chromium installed (Debian: apt-get install chromium); .ci/run installs it")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture
