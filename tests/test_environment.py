@@ -3,7 +3,9 @@ import os
 import re
 import tomllib
 
-from conftest import ROOT
+# The repository root (not imported from conftest: tests/browser has a conftest of its own,
+# and which one `import conftest` finds depends on collection order).
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _norm(req):

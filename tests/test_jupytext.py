@@ -12,7 +12,9 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+# The repository root (not imported from conftest: tests/browser has a conftest of its own,
+# and which one `import conftest` finds depends on collection order).
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 NOTEBOOKS = sorted(glob.glob(os.path.join(ROOT, "solutions", "*", "*.ipynb")))
 JUPYTEXT = [sys.executable, "-m", "jupytext", "--quiet"]

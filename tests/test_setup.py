@@ -4,7 +4,9 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import ROOT
+# The repository root (not imported from conftest: tests/browser has a conftest of its own,
+# and which one `import conftest` finds depends on collection order).
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_python(code, env_extra=None):
