@@ -1,0 +1,48 @@
+"""deeptrain.sidebyside: models trained side by side end where each would end trained alone on the
+same mini-batches (the oracle: a plain model.fit per model, same data order, same optimizer)."""
+import numpy as np
+import pytest
+
+import deeptrain as dt
+from deeptrain import sidebyside
+
+tf = dt.setup()
+keras = tf.keras
+
+
+def _model(seed, batch_norm=False):
+    keras.utils.set_random_seed(seed)
+    layers = [keras.Input((6,)), keras.layers.Dense(8, activation="relu")]
+    if batch_norm:
+        layers.append(keras.layers.BatchNormalization())
+    return keras.Sequential(layers + [keras.layers.Dense(3, activation="softmax")])
+
+
+@pytest.mark.parametrize("make_optimizer", [lambda: keras.optimizers.SGD(0.1, momentum=0.9),
+                                            lambda: keras.optimizers.Adam(0.01)], ids=["momentum", "adam"])
+def test_side_by_side_training_matches_training_each_model_alone(make_optimizer):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(96, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 96)
+    alone = []
+    for seed in (0, 1):
+        model = _model(seed, batch_norm=seed == 1)
+        model.compile(optimizer=make_optimizer(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        alone.append((model.fit(X, y, epochs=2, batch_size=32, shuffle=False, verbose=0,
+                                validation_data=(X[:20], y[:20])).history, model.get_weights()))
+    models = [_model(0), _model(1, batch_norm=True)]
+    histories = sidebyside.fit(models, X, y, optimizer=make_optimizer(), loss="sparse_categorical_crossentropy",
+                               metrics=["accuracy"], epochs=2, batch_size=32, shuffle=False, verbose=0,
+                               validation_data=(X[:20], y[:20]))
+    for (history, weights), model, together in zip(alone, models, histories):
+        assert sorted(together) == sorted(history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+        for key in history:
+            np.testing.assert_allclose(together[key], history[key], rtol=1e-4, atol=1e-6, err_msg=key)
+        for w_alone, w_together in zip(weights, model.get_weights()):
+            np.testing.assert_allclose(w_together, w_alone, rtol=1e-4, atol=1e-6)
+
+
+def test_global_clipnorm_is_refused():
+    with pytest.raises(ValueError, match="global_clipnorm"):
+        sidebyside.fit([_model(0), _model(1)], np.zeros((4, 6), np.float32), np.zeros(4, int),
+                       optimizer=keras.optimizers.SGD(0.1, global_clipnorm=1.0), loss="sparse_categorical_crossentropy")
