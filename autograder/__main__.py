@@ -73,6 +73,10 @@ def main(argv=None):
                            help="wall-clock seconds per notebook, kernel restarts included (default 600)")
             p.add_argument("--memory", default=None, help="memory cap per kernel, e.g. 3G (default 3G)")
             p.add_argument("--no-feedback", action="store_true")
+            p.add_argument("--run-notebooks", action="store_true",
+                           help="also execute every notebook in the sandboxed kernel, so that the feedback shows "
+                                "the demos' outputs and the visible checks (slower; the grades are the same: the "
+                                "clean room decides them either way)")
             p.add_argument("--keep-work", action="store_true", help="keep this run's working folder (GRADING/work-*)")
             _export_args(p)
     p = sub.add_parser("export", help="write the grades files from the gradebook (hand grades included); grades nothing")
@@ -112,7 +116,8 @@ def main(argv=None):
                            feedback=not args.no_feedback, keep_work=args.keep_work, scheduler=args.scheduler,
                            security=security_from(args.tls_ca_file, args.tls_cert, args.tls_key),
                            regrade=args.regrade, class_report=not args.no_report, roster=args.roster,
-                           canvas_ids=args.canvas_ids, include_pending=args.include_pending)
+                           canvas_ids=args.canvas_ids, include_pending=args.include_pending,
+                           run_notebooks=args.run_notebooks)
         except VersionMismatch as e:
             print(f"refused: {e}", file=sys.stderr)
             return 2

@@ -55,6 +55,16 @@ TENSORFLOW = {"01.layer_gradient_norms", "02.he_avg_dense", "03.dead_relu_fracti
 FORBIDDEN = ("scipy", "tensorflow", "keras", "jax", "torch", "sklearn", "deeptrain")
 # NumPy exercises whose text allows scipy.special's erf, erfc and expit: their room has a shim with those three.
 SCIPY_SPECIAL = {"03.gelu_swish_mish"}
+# Exercises whose verdict trains a model again in the grader (the capstone's replay, autograder/verdicts/m09.py):
+# the longest jobs by far, which `python -m autograder grade` starts first.
+REPLAYED = {"09.capstone"}
+
+
+def kinds_for(modules):
+    """The kinds of room that grading these modules ("NN_topic") needs: always NumPy (the cheap one), and
+    TensorFlow when one of their exercises is a Keras exercise."""
+    prefixes = {m[:2] for m in modules}
+    return ["numpy"] + (["tensorflow"] if any(t.split(".")[0] in prefixes for t in TENSORFLOW) else [])
 
 
 def kind_of(exercise):
@@ -360,16 +370,19 @@ def _clean_record(rec):
 
 
 def results(nb, release_cells, exercises, secret, case_timeout=20, runner_timeout=60, budget=300):
-    """{exercise: {function: {case: record}}} from the clean room, the answer cells' errors, and the
-    problem (a sentence) if the room itself failed. secret: hex, or None for the public fixed inputs."""
+    """{exercise: {function: {case: record}}} from the clean room, the answer cells' errors in each kind of
+    room ({kind: ["answer cell N: Error: message", ...]}: a NumPy room lacks what a Keras exercise's cell may
+    import), and the problems (sentences) if the room itself failed. secret: hex, or None for the public
+    fixed inputs."""
     from . import cases
     cells = answer_cells(nb)
     key = cases.submission_key(secret, digest(cells)).hex() if secret else None
     setup = setup_lines(release_cells)
-    out, cell_errors, problems = {}, [], []
+    out, cell_errors, problems = {}, {}, []
     by_kind = {}
     for ex in exercises:
         by_kind.setdefault(kind_of(ex), []).append(ex)
+    prewarm(sorted(by_kind))   # every kind starts now: TensorFlow's import overlaps the NumPy room's work
     for kind, exs in sorted(by_kind.items()):
         payload = {"cells": cells, "setup": setup, "exercises": exs, "key": key, "case_timeout": case_timeout,
                    "runner_timeout": runner_timeout, "budget": budget,
@@ -395,5 +408,5 @@ def results(nb, release_cells, exercises, secret, case_timeout=20, runner_timeou
             if isinstance(got, dict):
                 out[ex] = {str(fn): {str(c): _clean_record(r) for c, r in recs.items()}
                            for fn, recs in got.items() if isinstance(recs, dict)}
-        cell_errors += [str(e) for e in reply.get("cells", []) if str(e) not in cell_errors]
+        cell_errors[kind] = [str(e) for e in reply.get("cells", [])]
     return out, cell_errors, problems

@@ -1,5 +1,16 @@
 """``ResilientExecute``: nbgrader's Execute step, made safe against hostile or broken notebooks.
 
+**By default it runs no kernel.** No grade depends on the notebook's run: ``JudgeResults`` runs the
+submission's answer cells in the grader's clean room (autograder/cleanroom.py) and writes each test
+cell's verdict. Executing the notebook too would cost a TensorFlow import and every demo per notebook
+for outputs that grading does not read; so the autograded notebook keeps the student's cells with the
+outputs nbgrader's sanitize step cleared, and each test cell gets its verdict. A notebook with a graded
+test cell that no verdict judges (``graded_without_verdict``) is still executed, since then the kernel's
+run decides that cell's grade as in stock nbgrader. ``ResilientExecute.run_notebook = True``
+(``python -m autograder grade --run-notebooks``) executes every notebook as described below, for
+feedback that shows the demos' outputs and the visible checks; the grades are the same.
+
+When it executes a notebook, it is stock ``Execute`` made safe.
 Stock ``nbgrader.preprocessors.Execute`` stops grading a notebook when the kernel dies
 (``os._exit``, a crash, a memory kill) or a cell ignores the interrupt sent at its timeout: the
 whole notebook then gets no grade. This subclass instead
@@ -91,6 +102,23 @@ def names_read(source):
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
+def graded_without_verdict(nb, resources):
+    """grade_ids of the notebook's graded test cells whose grade no verdict decides (the kernel's run then
+    decides it, as stock nbgrader does): a test cell without a verdict of autograder/verdicts for this
+    notebook, or without the hidden ``collect(...)`` line that JudgeResults looks for."""
+    from . import verdicts
+    from .preprocessors import judged_by_verdict
+    try:
+        found = verdicts.for_notebook((resources or {}).get("nbgrader", {}).get("notebook") or "")
+    except Exception:   # noqa: BLE001 (a verdict module that does not import: the kernel decides)
+        found = {}
+    out = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and is_grade(cell) and not is_solution(cell) and not judged_by_verdict(cell, found):
+            out.append(cell.metadata["nbgrader"].get("grade_id") or "?")
+    return out
+
+
 class ResilientExecute(Execute):
     """Execute that survives dead and hung kernels and undoes tampering before graded tests."""
 
@@ -98,6 +126,10 @@ class ResilientExecute(Execute):
                                ).tag(config=True)
     max_restarts = Integer(3, help="fresh kernels after a cell killed or hung one").tag(config=True)
     guard = Bool(True, help="undo changes to the libraries before each graded test cell").tag(config=True)
+    run_notebook = Bool(False, help="execute the notebook in the sandboxed kernel (its outputs and the visible "
+                        "checks in the feedback). Off: no kernel when every graded test cell gets its grade from a "
+                        "verdict (autograder/verdicts), which the clean room decides without the notebook's run; a "
+                        "notebook with a graded cell that has none is still executed").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         # Kernels run under the sandbox (SandboxedKernelManager.sandbox = False turns it off).
@@ -252,6 +284,21 @@ class ResilientExecute(Execute):
         return self.nb, self.resources
 
     def preprocess(self, nb, resources=None, km=None):
+        resources = {} if resources is None else resources
+        unjudged = graded_without_verdict(nb, resources)
+        if not self.run_notebook and not unjudged:
+            # Nothing the kernel would do decides a grade: JudgeResults runs the answer cells in the clean
+            # room. The cells keep the outputs nbgrader's sanitize step cleared (ClearOutput).
+            resources.setdefault("deeptrain", {})["kernel"] = False
+            self.log.info("not executed in a kernel: every graded test cell is judged by the clean room "
+                          "(ResilientExecute.run_notebook=True executes it)")
+            return nb, resources
+        if unjudged and not self.run_notebook:
+            self.log.warning("executed in a kernel: graded cells without a verdict: %s", ", ".join(unjudged))
+        resources.setdefault("deeptrain", {})["kernel"] = True
+        return self._execute(nb, resources, km)
+
+    def _execute(self, nb, resources, km):
         self._deadline = time.monotonic() + self.notebook_timeout
         try:   # the clean room's servers start now: TensorFlow's import overlaps this notebook's run
             from . import verdicts

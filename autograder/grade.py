@@ -70,6 +70,7 @@ class Options:
     keep_work: bool = False
     settings: tuple = ()             # extra nbgrader config, "Class.trait=JSON"
     threads: int = 1                 # CPU threads per kernel, whatever the number of workers
+    run_notebooks: bool = False      # also execute each notebook in the sandboxed kernel (outputs in feedback)
     regrade: bool = False            # grade again what the journal says is done
     class_report: bool = True
     progress: bool = None            # a live bar (None: when stdout is a terminal)
@@ -216,6 +217,8 @@ def _cluster_ready(client, plan, submissions, opts, report, log):
                          (opts.memory_limit, "SandboxedKernelManager.memory_limit")):
         if value:
             plan.settings.append(f"{trait}={int(value)}")
+    if opts.run_notebooks:   # the grades are the same; the feedback shows every cell's outputs (and costs a kernel)
+        plan.settings.append("ResilientExecute.run_notebook=true")
     from .cleanroom import grading_secret   # the judged inputs' secret travels as a setting, never to a kernel
     plan.settings.append(f"JudgeResults.secret={json.dumps(grading_secret(plan.grading))}")
     plan.nb_limit = (opts.notebook_timeout or 600) + 180
@@ -226,6 +229,8 @@ def _cluster_ready(client, plan, submissions, opts, report, log):
     env["DEEPTRAIN_SANDBOX_HIDE"] = os.pathsep.join(
         [plan.work, plan.grading, os.path.abspath(submissions)]
         + [p for p in os.environ.get("DEEPTRAIN_SANDBOX_HIDE", "").split(os.pathsep) if p])
+    from .cleanroom import kinds_for   # the workers' clean rooms start with their graders (autograder/task.py)
+    env["DEEPTRAIN_ROOM_PREWARM"] = ",".join(kinds_for(plan.names))
     plan.env = env
     client.run(prewarm, env)   # the workers' graders import nbgrader while we pre-check
     return nworkers
@@ -264,6 +269,10 @@ def _plan_jobs(plan, opts, report, log):
                 todo.append({"student": student, "assignment": name, "notebook": data, "key": key,
                              "timestamp": cand.timestamp or None, "feedback": opts.feedback,
                              "settings": plan.settings, "limit": plan.nb_limit, "env": plan.env})
+    # The longest jobs first (the capstone's replay trains three times): a class's last job is then a short one.
+    from .cleanroom import REPLAYED
+    slow = {e.split(".")[0] for e in REPLAYED}
+    todo.sort(key=lambda job: job["assignment"][:2] not in slow)
     report.outcomes = [outcomes[k] for k in sorted(outcomes)]
     resumed = sum(o.resumed for o in report.outcomes)
     n_pre = sum(bool(o.notes) for o in report.outcomes if not o.resumed)

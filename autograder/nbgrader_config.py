@@ -58,7 +58,7 @@ c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIdsCleanly, Overwr
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 c.Autograde.autograde_preprocessors = [
-    ResilientExecute,    # Execute that survives dead/hung kernels and undoes tampering (autograder/execute.py)
+    ResilientExecute,    # no kernel by default; else Execute that survives dead/hung kernels (autograder/execute.py)
     JudgeResults,        # the grade of each test cell, decided here from the clean room's results (autograder/cleanroom.py, verdicts)
     StderrToStdout,
     IgnorePattern,
@@ -78,6 +78,11 @@ c.ClearHiddenTests.enforce_metadata = False
 # Student code cannot make the grader hang, read the answers, or harm the next student
 # (autograder/sandbox.py, autograder/execute.py). Every limit can be changed on the command
 # line, e.g. `nbgrader autograde ... --ResilientExecute.notebook_timeout=300`.
+# No grade depends on the notebook's run (the clean room decides): by default it is not executed at all.
+# True (`python -m autograder grade --run-notebooks`) executes it in the sandboxed kernel, for feedback
+# showing the demos' outputs and the visible checks. A notebook with a graded cell that no verdict judges
+# is executed either way.
+c.ResilientExecute.run_notebook = False
 c.ResilientExecute.notebook_timeout = 600          # wall clock per notebook, restarts included
 c.ResilientExecute.max_restarts = 3                # fresh kernels after a cell killed or hung one
 c.SandboxedKernelManager.memory_limit = 3 * 1024 ** 3           # resident memory (watchdog)

@@ -106,6 +106,14 @@ class DeduplicateIdsCleanly(_DeduplicateIds):
         return nb, resources
 
 
+def judged_by_verdict(cell, found):
+    """True when JudgeResults decides this graded test cell's grade: a verdict of the notebook
+    ({grade_id: Verdict}, autograder/verdicts) names it and its source has the hidden collect line."""
+    meta = cell.metadata.get("nbgrader", {}) if "nbgrader" in cell.metadata else {}
+    source = "".join(cell.source) if isinstance(cell.source, list) else cell.source
+    return meta.get("grade_id") in found and bool(_COLLECT.search(source))
+
+
 class JudgeResults(NbGraderPreprocessor):
     """Decide the grade of each converted test cell in the grader's process (autograder/verdicts).
 
@@ -124,9 +132,12 @@ class JudgeResults(NbGraderPreprocessor):
     flagged (a ``[grader]`` line, which ``python -m autograder grade`` reports for review).
     """
 
-    from traitlets import Unicode as _Unicode
+    from traitlets import Float as _Float, Unicode as _Unicode
     secret = _Unicode("", help="the grading folder's secret (hex); empty: read or draw GRADING/.judge-secret"
                       ).tag(config=True)
+    case_timeout = _Float(20, help="clean room: seconds for one case of a function").tag(config=True)
+    runner_timeout = _Float(60, help="clean room: seconds for a Keras exercise's whole runner").tag(config=True)
+    budget = _Float(300, help="clean room: seconds for all the cases of one notebook and kind").tag(config=True)
 
     def preprocess(self, nb, resources):
         from nbformat.notebooknode import NotebookNode
@@ -147,8 +158,9 @@ class JudgeResults(NbGraderPreprocessor):
         room, room_problem, key = self._clean_room(nb, nbg, found)
         from . import cases
         previous = cases.use_key(key)          # the reference runs on the room's inputs
+        ran = (resources or {}).get("deeptrain", {}).get("kernel", True)
         try:
-            self._judge_cells(nb, found, room, room_problem, delegated, dynamic)
+            self._judge_cells(nb, found, room, room_problem, delegated, dynamic, ran)
         finally:
             cases.use_key(previous)
         return nb, resources
@@ -158,9 +170,10 @@ class JudgeResults(NbGraderPreprocessor):
         from . import cleanroom, cases, grading_dir
         secret = self.secret or cleanroom.grading_secret(grading_dir())
         exercises = sorted({v.exercise for v in found.values()})
-        results, cell_errors, problems = cleanroom.results(nb, self._release_cells(nbg), exercises, secret)
+        results, self._cell_errors, problems = cleanroom.results(nb, self._release_cells(nbg), exercises, secret,
+                                                           case_timeout=self.case_timeout,
+                                                           runner_timeout=self.runner_timeout, budget=self.budget)
         key = cases.submission_key(secret, cleanroom.digest(cleanroom.answer_cells(nb)))
-        self._cell_errors = cell_errors
         return results, "; ".join(problems), key
 
     @staticmethod
@@ -179,10 +192,11 @@ class JudgeResults(NbGraderPreprocessor):
                 continue
         return ["import numpy as np", "import deeptrain as dt\ntf = dt.setup()\nkeras = tf.keras"]
 
-    def _judge_cells(self, nb, found, room, room_problem, delegated, dynamic):
+    def _judge_cells(self, nb, found, room, room_problem, delegated, dynamic, ran=True):
         from nbformat.notebooknode import NotebookNode
         from nbgrader.utils import is_solution
         from . import verdicts as V
+        answers = self._answer_errors(nb)
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {}) if "nbgrader" in cell.metadata else {}
             verdict = found.get(meta.get("grade_id"))
@@ -190,6 +204,13 @@ class JudgeResults(NbGraderPreprocessor):
                     or not _COLLECT.search(cell.source)):
                 continue
             results, problem, errors = self._room_results(cell, verdict, room, room_problem)
+            # The kernel's error in this cell (the visible checks) when the notebook ran, else the errors the
+            # answer cells before this test cell raised in the clean room of this exercise's kind.
+            stopped = "your visible checks stopped with" if errors else "your answer cell stopped with"
+            if not errors:
+                from .cleanroom import kind_of
+                mine = answers.get(id(cell), set())
+                errors = "; ".join(e for n, e in self._room_errors.get(kind_of(verdict.exercise), []) if n in mine)
             judgement = V.judge(verdict, results, delegated)
             notes = [o for o in cell.outputs if o.get("output_type") == "stream"
                      and str(o.get("text", "")).startswith("[grader]")]
@@ -198,7 +219,7 @@ class JudgeResults(NbGraderPreprocessor):
                 lines.append(f"  {problem}")
             lines += ["  " + m.replace("\n", "\n  ") for m in judgement.messages()]
             if errors and judgement.score < judgement.max_score:
-                lines.append(f"  (your visible checks stopped with: {errors})")
+                lines.append(f"  ({stopped}: {errors})")
             elif not judgement.failures:
                 lines.append("  every check passed")
             if judgement.summary:
@@ -220,6 +241,30 @@ class JudgeResults(NbGraderPreprocessor):
                             + notes
                             + [NotebookNode(output_type="stream", name="stdout", text=f) for f in flags]
                             + ([NotebookNode(output_type="stream", name="stdout", text=shown)] if shown else []))
+
+    def _answer_errors(self, nb):
+        """{id(test cell): the numbers of the answer cells between the previous graded test cell and this
+        one} (cleanroom.answer_cells numbers them from 1, in order), and sets ``self._room_errors``:
+        {kind: [(answer cell number, its error)]} from the clean room's report."""
+        import re as _re
+        from nbgrader.utils import is_solution
+        self._room_errors = {}
+        for kind, errors in (getattr(self, "_cell_errors", None) or {}).items():
+            for e in errors:
+                m = _re.match(r"answer cell (\d+): (.*)", str(e), _re.S)
+                if m:
+                    self._room_errors.setdefault(kind, []).append((int(m.group(1)), m.group(2)[:300]))
+        out, pending, n = {}, set(), 0
+        for cell in nb.cells:
+            if cell.cell_type != "code" or "nbgrader" not in cell.metadata:
+                continue
+            if is_solution(cell) and not is_grade(cell):
+                n += 1
+                pending.add(n)
+            elif is_grade(cell) and not is_solution(cell):
+                out[id(cell)] = pending
+                pending = set()
+        return out
 
     @staticmethod
     def _kernel_output(cell, limit=20_000):

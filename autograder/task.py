@@ -111,7 +111,15 @@ PROTOCOL = "@@deeptrain-task@@ "
 
 def serve():
     """Grade jobs read from stdin, one JSON object a line, in this process (nbgrader is imported
-    once); answer each with a PROTOCOL line holding the result. Used by autograder/engine.py."""
+    once); answer each with a PROTOCOL line holding the result. Used by autograder/engine.py.
+
+    The clean room's servers of the kinds $DEEPTRAIN_ROOM_PREWARM lists (comma-separated) start at once:
+    TensorFlow is then imported once per worker while the instructor's process pre-checks, not during
+    the first job (autograder/cleanroom.py keeps them warm for every job of this process)."""
+    kinds = [k for k in os.environ.get("DEEPTRAIN_ROOM_PREWARM", "").split(",") if k]
+    if kinds:
+        from autograder.cleanroom import prewarm
+        prewarm(kinds)
     for line in sys.stdin:
         if not line.strip():
             continue

@@ -217,7 +217,8 @@ def _grade_cells(tmp_path, sources):
     config = Config()
     config.SandboxedKernelManager.hide = kernel_hidden_paths(str(tmp_path / "grading"))
     config.SandboxedKernelManager.expose_ro = [str(tmp_path)]   # else below the private /tmp anyway
-    ex = ResilientExecute(timeout=60, notebook_timeout=120, guard=False, config=config)   # the guard: not this test
+    ex = ResilientExecute(timeout=60, notebook_timeout=120, guard=False, run_notebook=True,   # the guard: not this test
+                          config=config)
     nb, _ = ex.preprocess(nb, {"metadata": {"path": str(folder)}})
     return nb
 
