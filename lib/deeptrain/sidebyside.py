@@ -26,13 +26,15 @@ def combine(models):
     return keras.Model(inputs, outputs)
 
 
-def fit(models, X, y, *, optimizer, loss, metrics=(), validation_data=None, **fit_kwargs):
+def fit(models, X, y, *, optimizer, loss, metrics=(), validation_data=None, loss_weights=None, **fit_kwargs):
     """Train the models side by side with one optimizer; returns one history dict per model.
 
     models: built Keras models with the same input shape (trained in place). X, y: the training data
     (the same targets for every model). optimizer: a fresh Keras optimizer, without global_clipnorm.
     loss, metrics: as for a single model. validation_data: (X_valid, y_valid) or None. Other keyword
-    arguments go to ``fit`` (epochs, batch_size, shuffle, callbacks, ...). Returns a list of dicts,
+    arguments go to ``fit`` (epochs, batch_size, shuffle, callbacks, ...). loss_weights: None, or one
+    factor per model multiplying its loss, hence its gradient: with plain SGD (no momentum, no
+    clipping) a factor k trains that model as a learning rate k times larger would. Returns a list of dicts,
     one per model, with the keys a single model's History would have (loss, accuracy, val_loss, ...).
     """
     if getattr(optimizer, "global_clipnorm", None):
@@ -41,6 +43,7 @@ def fit(models, X, y, *, optimizer, loss, metrics=(), validation_data=None, **fi
     names = [f"m{i}" for i in range(len(models))]
     together = combine(models)
     together.compile(optimizer=optimizer, loss={n: loss for n in names},
+                     loss_weights=None if loss_weights is None else dict(zip(names, map(float, loss_weights))),
                      metrics={n: list(metrics) for n in names} if metrics else None)
     if validation_data is not None:
         X_valid, y_valid = validation_data

@@ -46,3 +46,17 @@ def test_global_clipnorm_is_refused():
     with pytest.raises(ValueError, match="global_clipnorm"):
         sidebyside.fit([_model(0), _model(1)], np.zeros((4, 6), np.float32), np.zeros(4, int),
                        optimizer=keras.optimizers.SGD(0.1, global_clipnorm=1.0), loss="sparse_categorical_crossentropy")
+
+
+def test_a_loss_weight_is_a_learning_rate_factor_for_plain_sgd():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(64, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+    alone = _model(0)
+    alone.compile(optimizer=keras.optimizers.SGD(0.025), loss="sparse_categorical_crossentropy")
+    alone.fit(X, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    models = [_model(1), _model(0)]
+    sidebyside.fit(models, X, y, optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy",
+                   loss_weights=[1.0, 0.25], epochs=2, batch_size=16, shuffle=False, verbose=0)
+    for w_alone, w_together in zip(alone.get_weights(), models[1].get_weights()):
+        np.testing.assert_allclose(w_together, w_alone, rtol=1e-4, atol=1e-6)
