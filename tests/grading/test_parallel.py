@@ -2,10 +2,14 @@
 and a second run of the same command grades nothing again (the journal).
 
 Four kinds of submission of module 01 (the solution's answers, the untouched release, one that
-kills its kernel, one that patches numpy) are graded twice, on one worker and on two; every
-cell's score, every status and every note must agree, and each must be the grade the corpus says
-the submission deserves.
+ends its process on some inputs, one that patches numpy) are graded twice, on one worker and on
+two (as by default: the clean room runs the answer cells, no kernel); every cell's score and
+message, every status and every note must agree, and each must be the grade the corpus says the
+submission deserves.
 """
+import json
+import os
+
 import pytest
 
 import corpus
@@ -66,10 +70,30 @@ def test_one_and_two_workers_report_the_same_events(runs):
     assert notes(serial) == notes(parallel)
 
 
-def test_the_mix_really_exercised_restarts_and_the_guard(runs):
+def _messages(grading):
+    """{(student, test cell): the verdict's messages} of the autograded notebooks."""
+    out = {}
+    for student in os.listdir(os.path.join(grading, "autograded")):
+        path = os.path.join(grading, "autograded", student, corpus.NAME, f"{corpus.NAME}.ipynb")
+        for cell in json.load(open(path))["cells"]:
+            gid = cell["metadata"].get("nbgrader", {}).get("grade_id")
+            if gid and cell["cell_type"] == "code" and cell["metadata"]["nbgrader"].get("grade"):
+                out[(student, gid)] = ["".join(o.get("text", "")) for o in cell.get("outputs", [])
+                                       if o.get("output_type") == "stream"]
+    return out
+
+
+def test_one_and_two_workers_write_the_same_messages(runs):
+    (_, _, _, serial), (_, _, _, parallel, _) = runs
+    assert _messages(str(serial)) == _messages(str(parallel))
+
+
+def test_the_mix_really_exercised_process_deaths_and_flags(runs):
     by = {o.student: o for o in runs[0][0].outcomes}
-    assert any("KernelExited" in n or "kernel exited" in n for n in by["os_exit"].notes)
-    assert any("numpy.isclose" in r for r in by["tamper_numpy"].review)
+    ended = _messages(str(runs[0][3]))[("os_exit", "test_sigmoid")]
+    assert by["os_exit"].score < by["os_exit"].max_score and any("ended early" in t for t in ended), ended
+    assert any("os._exit" in r for r in by["os_exit"].review)
+    assert any("np.isclose" in r for r in by["tamper_numpy"].review)
 
 
 def test_running_again_grades_nothing_and_keeps_every_grade(runs):
