@@ -2,7 +2,10 @@
 
 Three students submit the whole course: the solutions (full autograded marks), the
 untouched release (zero), and the solutions with code that makes TensorFlow warn and
-writes a warning to stderr while the tests run (still full marks).
+writes a warning to stderr while the tests run (still full marks). Graded as by default:
+the clean room runs the answer cells, no notebook is executed in a kernel. The noisy copy of
+one module is also graded with --run-notebooks: its test cells then show what the visible
+checks wrote to stderr, relabelled, and nothing of Keras' own warnings.
 """
 import json
 import os
@@ -48,6 +51,9 @@ def noisy_copy(src, dst):
     json.dump(nb, open(dst, "w"))
 
 
+KERNEL_MODULE = "01_unstable_gradients"     # its Keras exercise makes the noisy copy's Keras warn
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     subs = tmp_path_factory.mktemp("submissions")
@@ -83,11 +89,42 @@ def test_correct_answer_that_warns_keeps_full_marks(graded, name):
     o = outcomes[("noisy", name)]
     assert o.status == "graded", o.message
     assert o.score == o.max_score, f"{name}: {o.score}/{o.max_score}"
-    # The warning really reached stderr during the tests (and was relabelled, not lost).
-    nb = json.load(open(os.path.join(work, "autograded", "noisy", name, f"{name}.ipynb")))
-    texts = ["".join(out.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
-             for out in c.get("outputs", []) if c["metadata"].get("nbgrader", {}).get("grade")]
-    assert any("[stderr]" in t and "noisy but correct" in t for t in texts)
+
+
+def _graded_texts(work, student, name):
+    nb = json.load(open(os.path.join(work, "autograded", student, name, f"{name}.ipynb")))
+    return ["".join(out.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
+            for out in c.get("outputs", []) if c["metadata"].get("nbgrader", {}).get("grade")]
+
+
+def test_by_default_no_notebook_ran_in_a_kernel(graded):
+    """The visible checks print "Visible checks passed." when a kernel runs them: nothing of them is in
+    the graded notebooks, only the verdicts (points and messages)."""
+    outcomes, work = graded
+    for name in assignments():
+        texts = _graded_texts(work, "solution", name)
+        assert texts and any("points" in t for t in texts), name
+        assert not any("Visible checks passed" in t or "Output of the code in this cell" in t for t in texts), name
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """The noisy copy of one module, graded with --run-notebooks."""
+    subs = tmp_path_factory.mktemp("submissions-kernel")
+    (subs / "noisy").mkdir()
+    noisy_copy(os.path.join(SOLUTIONS, KERNEL_MODULE, f"{KERNEL_MODULE}.ipynb"), subs / "noisy" / f"{KERNEL_MODULE}.ipynb")
+    work = tmp_path_factory.mktemp("grading-kernel")
+    report = grade(str(subs), names=[KERNEL_MODULE], grading=str(work), log=print, jobs=1, run_notebooks=True,
+                   class_report=False)
+    return report.outcomes[0], work
+
+
+def test_with_run_notebooks_stderr_is_relabelled_and_keeps_full_marks(executed):
+    o, work = executed
+    assert o.status == "graded" and o.score == o.max_score > 0, (o.status, o.score, o.max_score, o.message)
+    # The warning really reached stderr while the kernel ran the visible checks (relabelled, not lost).
+    texts = _graded_texts(work, "noisy", KERNEL_MODULE)
+    assert any("[stderr]" in t and "noisy but correct" in t for t in texts), texts
     assert not any("input_shape" in t for t in texts), "the Keras warning should be silenced by dt.setup()"
 
 
