@@ -13,9 +13,19 @@ overhead is most of the time, so N models train in much less than N times the ti
                                metrics=["accuracy"], epochs=3, batch_size=64, validation_data=(X_valid, y_valid))
     histories[0]["val_accuracy"]      # the first model's, as model.fit(...).history would name it
 
-The models are trained in place (the objects passed in), and can be used one by one afterwards.
+The models are trained in place (the objects passed in), and can be used one by one afterwards:
+each is then compiled on its own (same loss and metrics, Keras' default optimizer), so that
+``evaluate`` works as after a plain ``fit`` (compile it again before training it on its own).
 """
 from ._setup import import_tensorflow
+
+
+class History(dict):
+    """One model's history: a dict of lists, which also answers ``.history`` as Keras' History does."""
+
+    @property
+    def history(self):
+        return self
 
 
 def combine(models):
@@ -35,7 +45,8 @@ def fit(models, X, y, *, optimizer, loss, metrics=(), validation_data=None, loss
     arguments go to ``fit`` (epochs, batch_size, shuffle, callbacks, ...). loss_weights: None, or one
     factor per model multiplying its loss, hence its gradient: with plain SGD (no momentum, no
     clipping) a factor k trains that model as a learning rate k times larger would. Returns a list of dicts,
-    one per model, with the keys a single model's History would have (loss, accuracy, val_loss, ...).
+    one per model, with the keys a single model's History would have (loss, accuracy, val_loss, ...);
+    each also answers ``.history``, like the History that ``model.fit`` returns.
     """
     if getattr(optimizer, "global_clipnorm", None):
         raise ValueError("global_clipnorm measures the norm over all the models' weights together: "
@@ -50,11 +61,15 @@ def fit(models, X, y, *, optimizer, loss, metrics=(), validation_data=None, loss
         validation_data = (X_valid, {n: y_valid for n in names})
     history = together.fit(X, {n: y for n in names}, validation_data=validation_data, **fit_kwargs).history
     out = []
-    for n in names:
-        own = {}
+    for n, model in zip(names, models):
+        model.compile(loss=loss, metrics=list(metrics))     # for evaluate(); compile again before training it alone
+        own = History()
         for key, values in history.items():
-            for prefix in ("", "val_"):
-                if key.startswith(f"{prefix}{n}_"):
-                    own[prefix + key[len(prefix) + len(n) + 1:]] = list(values)
+            prefix = "val_" if key.startswith("val_") else ""
+            name = key[len(prefix):]
+            if name.startswith(f"{n}_"):
+                own[prefix + name[len(n) + 1:]] = list(values)
+            elif len(models) == 1:        # Keras does not prefix the metrics of a single output
+                own.setdefault(key, list(values))
         out.append(own)
     return out

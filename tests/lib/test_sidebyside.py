@@ -42,6 +42,15 @@ def test_side_by_side_training_matches_training_each_model_alone(make_optimizer)
             np.testing.assert_allclose(w_together, w_alone, rtol=1e-4, atol=1e-6)
 
 
+def test_one_model_alone_has_a_single_models_history():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(32, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 32)
+    (history,) = sidebyside.fit([_model(0)], X, y, optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy",
+                                metrics=["accuracy"], epochs=2, batch_size=16, verbose=0, validation_data=(X, y))
+    assert sorted(history) == ["accuracy", "loss", "val_accuracy", "val_loss"] and len(history["val_loss"]) == 2
+
+
 def test_global_clipnorm_is_refused():
     with pytest.raises(ValueError, match="global_clipnorm"):
         sidebyside.fit([_model(0), _model(1)], np.zeros((4, 6), np.float32), np.zeros(4, int),
@@ -60,3 +69,16 @@ def test_a_loss_weight_is_a_learning_rate_factor_for_plain_sgd():
                    loss_weights=[1.0, 0.25], epochs=2, batch_size=16, shuffle=False, verbose=0)
     for w_alone, w_together in zip(alone.get_weights(), models[1].get_weights()):
         np.testing.assert_allclose(w_together, w_alone, rtol=1e-4, atol=1e-6)
+
+
+def test_each_model_can_be_evaluated_afterwards_and_its_history_answers_dot_history():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(32, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 32)
+    models = [_model(0), _model(1)]
+    histories = sidebyside.fit(models, X, y, optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
+                               metrics=["accuracy"], epochs=1, batch_size=32, shuffle=False, verbose=0)
+    loss, accuracy = models[1].evaluate(X, y, verbose=0)
+    p = models[1](X, training=False).numpy()
+    assert loss == pytest.approx(-np.mean(np.log(p[np.arange(32), y])), rel=1e-4)
+    assert histories[1].history is histories[1] and len(histories[1].history["loss"]) == 1

@@ -86,7 +86,8 @@ def mc_samples(model, X, n_samples):
 
 def train_grid(X_train, y_train, X_valid, y_valid, X_mc, y_mc, rates=RATES, epochs=10, n_samples=100,
                learning_rate=1e-3, batch_size=256, seed=0, trained=None):
-    """Train ``build_mlp(rate)`` for each rate (Nadam, as module 08's dropout demo) and measure.
+    """Train ``build_mlp(rate)`` for each rate (Nadam, as module 08's dropout demo; the rates side by
+    side in one model, ``deeptrain.sidebyside``) and measure.
 
     X_mc, y_mc: the images MC dropout is run on (n_samples passes each).
     trained: {rate: (model, history)} of models already trained this way (the notebook's
@@ -101,17 +102,18 @@ def train_grid(X_train, y_train, X_valid, y_valid, X_mc, y_mc, rates=RATES, epoc
     start = time.perf_counter()
     history, evals, samples, single = {}, [], [], []
     X_mc = np.asarray(X_mc, dtype=np.float32)
-    trained = trained or {}
+    trained = dict(trained or {})
+    new = [rate for rate in rates if rate not in trained]
+    if new:   # the rates not handed in, trained side by side (Nadam updates each weight from its own gradient)
+        from .. import sidebyside
+        models = [build_mlp(rate, seed) for rate in new]
+        histories = sidebyside.fit(models, X_train, y_train, optimizer=tf.keras.optimizers.Nadam(learning_rate=learning_rate),
+                                   loss="sparse_categorical_crossentropy", metrics=["accuracy"], epochs=epochs,
+                                   batch_size=batch_size, verbose=0, validation_data=(X_valid, y_valid))
+        trained.update(zip(new, zip(models, histories)))
     for rate in rates:
-        if rate in trained:
-            model, h = trained[rate]
-            h = getattr(h, "history", h)
-        else:
-            model = build_mlp(rate, seed)
-            model.compile(optimizer=tf.keras.optimizers.Nadam(learning_rate=learning_rate),
-                          loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-            h = model.fit(X_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0,
-                          validation_data=(X_valid, y_valid)).history
+        model, h = trained[rate]
+        h = getattr(h, "history", h)
         if len(h["loss"]) != epochs:
             raise ValueError(f"the model of rate {rate} was trained for {len(h['loss'])} epochs, not {epochs}")
         history[rate] = {k: list(map(float, v)) for k, v in h.items()}
