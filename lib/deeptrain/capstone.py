@@ -20,9 +20,12 @@ grader, which only rebuilds built-in Keras layers from their configuration.
 0, 1, 2, ...) on the validation split and says what the grader's scale would give, with the spread
 between runs, so that a student can predict their grade. ``ablate(build_and_train, variants)``
 trains variants of an entry the same way and tabulates what each change is worth against that
-spread.
+spread. A kernel trains a recipe once per seed: training is deterministic (``dt.setup()`` turns on
+TensorFlow's op determinism), so a run of the same recipe, seed and data is remembered, not repeated.
 """
 import functools
+import hashlib
+import json
 
 import numpy as np
 
@@ -146,19 +149,35 @@ def evaluate(build_and_train, seeds=SEEDS, data=None, verbose=True):
     that mean; "examples_seen", "steps", "seconds", ...).
 
     The grade itself uses the test images, which your code never sees: expect it to differ from
-    this estimate by about the spread between runs.
+    this estimate by about the spread between runs. A run this kernel already trained (same recipe,
+    same seed, same data) is remembered, not trained again ("reused" counts them).
     """
     (X_train, y_train), (X_valid, y_valid) = data or load_data()
     recipe = record(build_and_train, ((X_train, y_train), (X_valid, y_valid)))
-    # No wall-clock cap here: on your own machine a busy moment must not cut a run short (the grader caps).
-    report = recipes.replay(recipe, X_train, y_train, X_valid, y_valid, X_valid, y_valid, seeds=tuple(seeds),
-                            wall_cap_s=float("inf"))
+    key = (_recipe_key(recipe), _data_key(X_train, y_train, X_valid, y_valid))
+    runs, reused = [], 0
+    for seed in map(int, seeds):
+        if (key, seed) in _TRAINED:
+            reused += 1
+        else:   # no wall-clock cap here: on your own machine a busy moment must not cut a run short (the grader caps)
+            _TRAINED[key, seed] = recipes.replay(recipe, X_train, y_train, X_valid, y_valid, X_valid, y_valid,
+                                                 seeds=(seed,), wall_cap_s=float("inf"))
+        runs.append(_TRAINED[key, seed])
+    accuracies = [run["accuracies"][0] for run in runs]
+    report = {"accuracy": float(np.mean(accuracies)), "accuracies": accuracies, "seeds": [int(s) for s in seeds],
+              "spread": float(max(accuracies) - min(accuracies)), "examples_seen": runs[-1]["examples_seen"],
+              "steps": runs[-1]["steps"], "seconds": sum(run["seconds"] for run in runs),
+              "stopped_by_wall_cap": any(run["stopped_by_wall_cap"] for run in runs), "params": runs[-1]["params"],
+              "reused": reused}
     report["points"] = points_for(report["accuracy"])
     if verbose:
         runs = ", ".join(f"{a:.4f}" for a in report["accuracies"])
         print(f"validation accuracy {report['accuracy']:.4f} (runs with seeds {', '.join(map(str, report['seeds']))}: "
               f"{runs}; spread {report['spread']:.4f}) after {report['examples_seen']:,} examples per run "
-              f"({report['steps']:,} steps, {report['seconds']:.1f} s in all)")
+              f"({report['steps']:,} steps, {report['seconds']:.1f} s of training in all)")
+        if reused:
+            print(f"({reused} of these runs had been trained before in this kernel, with the same recipe, seed and "
+                  "data: remembered, not trained again)")
         if len(report["accuracies"]) > 1:
             low, high = points_for(min(report["accuracies"])), points_for(max(report["accuracies"]))
             print(f"the grader's scale gives this mean {report['points']:g} points of {POINTS} "
@@ -166,6 +185,31 @@ def evaluate(build_and_train, seeds=SEEDS, data=None, verbose=True):
         else:
             print(f"the grader's scale gives this run {report['points']:g} points of {POINTS}")
     return report
+
+
+# Runs this kernel has trained: {((recipe key, data key), seed): the replay's report of that run}.
+# Training is deterministic (op determinism, seeded initialization and shuffling), so the same
+# recipe, seed and data would give the same numbers again: evaluate() and ablate() reuse them.
+_TRAINED = {}
+
+
+def _recipe_key(recipe):
+    """The recipe as the grader replays it (names and seeds dropped), as canonical JSON."""
+    return json.dumps({"model": recipes.inert(recipe["model"]), "fit": recipe["fit"]}, sort_keys=True)
+
+
+def _data_key(*arrays):
+    digest = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        digest.update(f"{a.shape}{a.dtype}".encode())
+        digest.update(memoryview(a).cast("B"))
+    return digest.hexdigest()
+
+
+def forget_runs():
+    """Forget the runs this kernel has trained: evaluate() and ablate() train them again."""
+    _TRAINED.clear()
 
 
 class Ablation(dict):
@@ -226,19 +270,24 @@ def ablate(build_and_train, variants, seeds=SEEDS, data=None, verbose=True, know
     usually ``{"my entry": {}}``, the reference of the changes. Returns an ``Ablation``
     ({name: accuracies per seed}) and prints its table: each variant's mean, its change from the
     reference, its spread between runs, and whether its runs and the reference's do not overlap.
-    Cost: len(variants) x len(seeds) training runs (a few seconds each).
+    known: {name: accuracies per seed} of variants measured elsewhere, not trained again.
+    Cost: len(variants) x len(seeds) training runs (a few seconds each), fewer when some of them
+    were trained before in this kernel (same recipe, seed and data: see ``evaluate``).
     """
     import time
     data = data or load_data()
     start = time.perf_counter()
     known = known or {}
+    before = len(_TRAINED)
     accuracies = {name: list(known[name]) if name in known else
                   evaluate(functools.partial(build_and_train, **switches), seeds, data, verbose=False)["accuracies"]
                   for name, switches in variants.items()}
     result = Ablation(accuracies, seeds)
     if verbose:
-        trained = sum(name not in known for name in variants) * len(seeds)
-        print(f"{trained} training runs in {time.perf_counter() - start:.0f} s")
+        trained = len(_TRAINED) - before
+        runs = len(variants) * len(seeds)
+        print(f"{trained} training runs in {time.perf_counter() - start:.0f} s"
+              + (f" ({runs - trained} of the table's {runs} runs were trained before: remembered)" if trained < runs else ""))
         print(result.table())
     return result
 
