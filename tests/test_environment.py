@@ -42,3 +42,25 @@ def test_linux_uses_tensorflow_cpu_221():
     meta = tomllib.load(open(os.path.join(ROOT, "pyproject.toml"), "rb"))["project"]
     tf = [d for d in meta["dependencies"] if d.startswith("tensorflow-cpu")]
     assert tf and "==2.21." in tf[0] and "darwin" in tf[0]
+
+
+def hub_pins(root=ROOT):
+    """The JupyterHub versions pinned by pyproject.toml (the grader's .venv), environment.yml and
+    deploy/README.md (the hub's and students' venv, step 6, and the upgrade section)."""
+    meta = tomllib.load(open(os.path.join(root, "pyproject.toml"), "rb"))["project"]
+    pyproject = [d for d in meta["optional-dependencies"]["dev"] if re.match(r"jupyterhub\s*[=<>!~]", d)]
+    env = [d for d in pip_section() if re.match(r"jupyterhub\s*[=<>!~]", d)] if root == ROOT else []
+    guide = re.findall(r"jupyterhub==([0-9][0-9a-z.]*)", open(os.path.join(root, "deploy", "README.md")).read())
+    return pyproject, env, guide
+
+
+def test_jupyterhub_is_pinned_to_one_version_everywhere():
+    # The hub (deploy/README.md step 6) and the formgrader service (the checkout's .venv) must run the
+    # same JupyterHub: a newer one upgrades the hub's database (`jupyterhub upgrade-db`).
+    pyproject, env, guide = hub_pins()
+    assert len(pyproject) == 1 and re.fullmatch(r"jupyterhub==[0-9][0-9a-z.]*", _norm(pyproject[0])), (
+        f"pyproject.toml must pin JupyterHub exactly (==), not {pyproject}")
+    version = _norm(pyproject[0]).split("==")[1]
+    assert [_norm(e) for e in env] == [_norm(pyproject[0])], "environment.yml pins another JupyterHub"
+    assert guide and set(guide) == {version}, (
+        f"deploy/README.md pins JupyterHub {sorted(set(guide))}, pyproject.toml {version}")

@@ -1,15 +1,18 @@
 """JupyterHub for the course "Training Deep Neural Networks" with nbgrader (course id ``deeptrain``).
 
-deploy/README.md sets a server up step by step. The layout it creates (every path can be changed
-through the hub's environment, see SETTINGS below; the smoke test tests/deploy/smoke_hub.py does so):
+deploy/README.md sets a server up step by step. The layout it creates (every path is a setting
+read from the hub's environment, i.e. /etc/deeptrain/hub.env of the guide's step 0, see SETTINGS
+below; the smoke test tests/deploy/smoke_hub.py runs the guide with settings of its own):
 
-  /srv/deeptrain/hub/            this folder (a copy of the repository's deploy/jupyterhub/)
+  /srv/deeptrain/                DEEPTRAIN_SRV
+  /srv/deeptrain/hub/            this folder (a copy of the repository's deploy/jupyterhub/), with
+                                 jupyterhub_config_local.py (site additions, loaded last) if present
   /srv/deeptrain/state/          the hub's database and cookie secret (root only)
   /srv/deeptrain/venv/           the Python environment of the hub and of the students' servers
   /srv/deeptrain/bundle/         `autograder bundle`: notebooks and lib/deeptrain without reference/
   /srv/nbgrader/exchange/        nbgrader's exchange (Exchange.root), mode 1777; its course folder
                                  deeptrain/ (and outbound/, inbound/, feedback/) made by the guide,
-                                 owned by the grader account, before any student can log in
+                                 owned by the grader account, before any student account exists
   /home/grader-deeptrain/deeptrain/   the grader account's checkout (solutions, reference, gradebook)
 
 Who runs what (least privilege; nbgrader's "one class, multiple graders" set-up):
@@ -50,10 +53,11 @@ GRADERS = _names("GRADERS")                             # more logins allowed in
 ADMINS = _names("ADMINS")                               # hub admins: nobody by default (see the docstring)
 COURSE_DIR = _setting("COURSE_DIR", f"/home/{GRADER}/deeptrain")        # the grader account's checkout
 GRADER_ENV = _setting("GRADER_ENV", os.path.join(COURSE_DIR, ".venv"))  # its `make setup` venv
-STUDENT_ENV = _setting("STUDENT_ENV", "/srv/deeptrain/venv")           # students' Python environment
-BUNDLE = _setting("BUNDLE", "/srv/deeptrain/bundle")                   # autograder bundle OUT
+SRV = _setting("SRV", "/srv/deeptrain")                                 # the hub's folders (below)
+STUDENT_ENV = _setting("STUDENT_ENV", os.path.join(SRV, "venv"))       # students' Python environment
+BUNDLE = _setting("BUNDLE", os.path.join(SRV, "bundle"))               # autograder bundle OUT
 EXCHANGE = _setting("EXCHANGE", "/srv/nbgrader/exchange")              # nbgrader Exchange.root
-STATE = _setting("STATE", "/srv/deeptrain/state")                      # hub database, cookie secret
+STATE = _setting("STATE", os.path.join(SRV, "state"))                  # hub database, cookie secret
 STUDENTS_GROUP = _setting("STUDENTS_GROUP", "deeptrain")               # Linux group allowed to log in
 FORMGRADER_PORT = int(_setting("FORMGRADER_PORT", "9999"))             # the service's port on 127.0.0.1
 # "none" (default): formgrader opens in a browser tab of its own (/services/deeptrain/formgrader).
@@ -70,7 +74,8 @@ SPAWNER = _setting("SPAWNER", "local")               # "local" or "systemd"
 CULL_IDLE = int(_setting("CULL_IDLE", "3600"))       # stop servers idle this many seconds (0: never)
 # ---------------------------------------------------------------- end of SETTINGS
 
-c.JupyterHub.bind_url = _setting("HUB_URL", "http://:8000")
+# The loopback by default: HTTPS comes from nginx in front (deploy/README.md, "TLS").
+c.JupyterHub.bind_url = _setting("HUB_URL", "http://127.0.0.1:8000")
 c.JupyterHub.db_url = "sqlite:///" + os.path.join(STATE, "jupyterhub.sqlite")
 c.JupyterHub.cookie_secret_file = os.path.join(STATE, "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.pid_file = os.path.join(STATE, "jupyterhub-proxy.pid")
@@ -167,3 +172,12 @@ if CULL_IDLE and importlib.util.find_spec("jupyterhub_idle_culler"):
         "services": ["idle-culler"],
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
     })
+
+# Site-specific additions (another authenticator, c.JupyterHub.subdomain_host, TLS on the hub
+# itself, ...): jupyterhub_config_local.py next to this file, run last with this file's `c` (so it
+# can also change the lists above, e.g. c.JupyterHub.services), kept when the guide's step 7
+# copies this folder again. The smoke test puts its ports and its admin token there.
+_LOCAL = os.path.join(HERE, "jupyterhub_config_local.py")
+if os.path.exists(_LOCAL):
+    with open(_LOCAL) as _f:
+        exec(compile(_f.read(), _LOCAL, "exec"), {"c": c, "get_config": lambda: c, "__file__": _LOCAL})

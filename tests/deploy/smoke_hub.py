@@ -2,18 +2,21 @@
 
     .venv/bin/python tests/deploy/smoke_hub.py [--keep]
 
-On 127.0.0.1 only and on free ports, as deploy/README.md ("The smoke test") describes: the pinned
-configurable-http-proxy from npm; a grader account (no password), an instructor and two students
-(homes 0700, PAM passwords, a students' group); the exchange with its course folders owned by the
-grader account (step 6); the bundle; two venvs (students', grader's); JupyterHub from .venv with the
-shipped jupyterhub_config.py and tests/deploy/hub_test_config.py (ports, an admin token); nginx with
-deploy/nginx/deeptrain.conf and a self-signed certificate in front when nginx is installed. Then,
-through HTTP only: logins, least privilege (grader account without login or server, instructor not
-admin), the squat, release, fetch, submit, collect, Autograde (as the grader account, under
-bubblewrap), feedback, what a student's kernel and a graded submission can reach (files, the
-formgrader service, the hub, the other student's server: nothing), `autograder grade` from the
-service's home and deploy/return_feedback.py. Stops everything it started and deletes its users,
-group and folders, even on failure (SIGTERM included). Exit status 0 when every check passed.
+It runs deploy/README.md's own shell blocks (found by their step ids, see STEPS) in the guide's
+order, as root, from a private folder, with a settings file of its own (users dtsmk..., folders
+under a temporary folder, a snapshot of the working tree as REPO_URL): packages (simulated), the
+pinned proxy from npm, the grader account and the exchange, the instructor and two students (PAM
+passwords), the grader's checkout and `make setup` on the system's Python, the bundle and the
+students' venv (pip), the hub's configuration, the systemd unit (written into its folder; its
+ExecStartPre and ExecStart run by the test). The hub gets tests/deploy/hub_test_config.py as its
+site additions (free ports, an admin token), nginx with deploy/nginx/deeptrain.conf and a
+self-signed certificate goes in front. Then, through HTTP only: logins, least privilege (grader
+account without login or server, instructor not admin), no terminal for students, the squat,
+release, fetch, submit, collect, Autograde (as the grader account, under bubblewrap), feedback,
+what a student's kernel and a graded submission can reach (files, the formgrader service, the hub,
+the other student's server: nothing), the guide's steps 12-14 in the service, and last the guide's
+clean-up. Stops everything it started and deletes its users, group and folders, even on failure
+(SIGTERM included). Exit status 0 when every check passed.
 """
 import argparse
 import grp
@@ -36,16 +39,10 @@ import nbformat
 import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VENV = os.path.join(ROOT, ".venv")
-DEPLOY = os.path.join(ROOT, "deploy", "jupyterhub")
-OVERLAY = os.path.join(ROOT, "tests", "deploy", "hub_test_config.py")
 ASSIGNMENT = "01_unstable_gradients"
 COURSE_ID = "deeptrain"
-USER_COMMENT = "deeptrain hub smoke test"   # marks the test's users, to find leftovers of a killed run
-USER_PREFIX = "dtsmk"
-# deploy/README.md's pin: the newest configurable-http-proxy that runs on Debian 12's Node 18
-# (5.2 and later need Node >= 20)
-CHP_PACKAGE = "configurable-http-proxy@5.1.0"
+USER_COMMENT = "deeptrain hub smoke test"   # the test's older versions marked their users so
+USER_PREFIX = "dtsmk"                       # every user and group of the test starts so
 
 T0 = time.monotonic()
 
@@ -86,22 +83,6 @@ def run(cmd, **kw):
 
 # ------------------------------------------------------------------ users and processes
 
-def test_users():
-    """Linux users created by this test (now or in an earlier run that was killed)."""
-    return [p.pw_name for p in pwd.getpwall()
-            if p.pw_name.startswith(USER_PREFIX) and p.pw_gecos == USER_COMMENT]
-
-
-def add_user(name, groups=(), password=None):
-    # HOME_MODE=0700: Debian's useradd otherwise makes homes world-readable (umask 022).
-    # Without a password the account is locked (the grader account: it never logs in).
-    run(["useradd", "--create-home", "--shell", "/bin/bash", "--comment", USER_COMMENT,
-         "-K", "HOME_MODE=0700", *(["-G", ",".join(groups)] if groups else []), name])
-    if password:
-        run(["chpasswd"], input=f"{name}:{password}\n")
-    return pwd.getpwnam(name)
-
-
 def processes_of(uids):
     """pids of the processes running as one of uids (the test users' servers and kernels)."""
     pids = []
@@ -121,31 +102,6 @@ def kill_pids(pids):
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-
-
-def remove_users(names):
-    uids = set()
-    for n in names:
-        try:
-            uids.add(pwd.getpwnam(n).pw_uid)
-        except KeyError:
-            pass
-    for _ in range(3):   # a server may still be forking kernels
-        pids = processes_of(uids)
-        if not pids:
-            break
-        kill_pids(pids)
-        time.sleep(0.5)
-    for n in names:
-        subprocess.run(["userdel", "--remove", n], capture_output=True)
-        try:
-            grp.getgrnam(n)
-            subprocess.run(["groupdel", n], capture_output=True)
-        except KeyError:
-            pass
-    for g in grp.getgrall():   # the test's students' group (named USER_PREFIX + "s" + tag)
-        if g.gr_name.startswith(USER_PREFIX + "s") and not g.gr_mem:
-            subprocess.run(["groupdel", g.gr_name], capture_output=True)
 
 
 # ------------------------------------------------------------------ HTTP helpers
@@ -410,6 +366,18 @@ res = {"files": {k: probe(*v) for k, v in %(files)r.items()},
 print("REACH " + json.dumps(res))
 """
 
+# The same attempts from an answer cell of a graded submission. Grading runs the answer cells in the
+# clean room (autograder/room.py, under bubblewrap), which keeps no output but reports a cell's error
+# (300 characters) in the test cell's feedback: the results go out as a compact error message.
+REACH_ROOM = REACH + r"""
+def _code(v):
+    if v.startswith("ok") or v == "connected":
+        return "OPEN"
+    return {"denied": "d", "missing": "m"}.get(v, "r" if v.startswith("refused") else v.replace("HTTP ", "H"))
+raise RuntimeError("REACH " + " ".join(kind + "=" + ",".join(f"{n}:{_code(v)}" for n, v in d.items())
+                                       for kind, d in res.items()))
+"""
+
 
 def rss_of(uid):
     """Resident memory (bytes) of all processes of uid."""
@@ -497,6 +465,17 @@ def scenario(env, hub, users, paths, grader_copy, passwords):
     check(r.status_code in (403, 404), "student A's token does not open student B's server",
           status=r.status_code)
 
+    # -- terminals: none in a student's server (deploy/README.md, pitfalls), the service's works
+    r = ca.request("POST", f"/user/{a}/api/terminals", expect=None)
+    r2 = ca.request("GET", f"/user/{a}/api/terminals", expect=None)
+    check(r.status_code == 404 and r2.status_code == 404,
+          "a student's server has no terminal (ServerApp.terminals_enabled off)", post=r.status_code,
+          get=r2.status_code)
+    r = ci.request("POST", f"/services/{COURSE_ID}/api/terminals", expect=None)
+    check(r.status_code == 200 and r.json().get("name"), "the formgrader service's terminal opens (the probe works)",
+          status=r.status_code, body=r.text[:300])
+    ci.request("DELETE", f"/services/{COURSE_ID}/api/terminals/{r.json()['name']}", expect=204)
+
     # -- release
     res = ci.json("POST", f"{fg}/assignment/{ASSIGNMENT}/assign")
     check(res.get("success"), "formgrader generates the assignment", log=res.get("log", "")[-1500:])
@@ -504,7 +483,8 @@ def scenario(env, hub, users, paths, grader_copy, passwords):
     check(res.get("success"), "formgrader releases it to the exchange", log=res.get("log", "")[-1500:])
 
     # -- students fetch, work, submit
-    for client, name, stub in ((ca, a, ()), (cb, b, (next(iter(answers)),))):
+    probe_gid = next(iter(answers))   # B's first answer cell: the reach probe instead of an answer
+    for client, name, stub in ((ca, a, ()), (cb, b, (probe_gid,))):
         listing = client.json("GET", f"/user/{name}/assignments", params={"course_id": COURSE_ID})
         released = [x for x in listing.get("value", []) if x["assignment_id"] == ASSIGNMENT]
         check(listing.get("success") and released and released[0]["status"] == "released",
@@ -517,15 +497,18 @@ def scenario(env, hub, users, paths, grader_copy, passwords):
                       for c in released_nb["cells"]),
               f"{name} fetched the release (no solutions, no hidden tests)")
         work = fill(released_nb, answers, leave_stub=stub)
-        if name == b:   # B's submission also tries to reach what grading must keep out of reach
-            work.cells.append(nbformat.v4.new_code_cell(REACH % {
+        if name == b:   # B's submission tries to reach what grading must keep out of reach
+            probe = REACH_ROOM % {
                 "token": cb.token, "tcp": {**targets_tcp, "a_server": a_ports[0]},
                 "files": {"grader_secret": ("read", paths["grader_secret"]),
                           "gradebook": ("read", os.path.join(grader_copy, "grading", "gradebook.db")),
                           "solutions": ("read", solution),
                           "a_home": ("list", paths["home"][a])},
                 "urls": {"formgrader": f"http://127.0.0.1:{targets_tcp['formgrader']}/services/{COURSE_ID}/api/contents",
-                         "a_server": f"http://127.0.0.1:{a_ports[0]}/user/{a}/api/contents"}}))
+                         "a_server": f"http://127.0.0.1:{a_ports[0]}/user/{a}/api/contents"}}
+            cells = [c for c in work.cells if c.metadata.get("nbgrader", {}).get("grade_id") == probe_gid]
+            check(len(cells) == 1, "B's first answer cell found", grade_id=probe_gid)
+            cells[0].source = probe
         client.request("PUT", nb_path, expect=200,
                        json={"type": "notebook", "format": "json", "content": work})
         res = client.json("POST", f"/user/{name}/assignments/submit",
@@ -544,17 +527,18 @@ def scenario(env, hub, users, paths, grader_copy, passwords):
     log(f"autograding both took {time.monotonic() - t:.1f} s")
     graded = nbformat.read(os.path.join(grader_copy, "grading", "autograded", b, ASSIGNMENT,
                                         f"{ASSIGNMENT}.ipynb"), as_version=4)
-    texts = [o.get("text", "") for cell in graded.cells if cell.cell_type == "code"
-             for o in cell.get("outputs", []) if o.get("output_type") == "stream"]
-    reach = [json.loads(line[len("REACH "):]) for t in texts for line in t.splitlines()
-             if line.startswith("REACH ")]
-    check(reach, "B's probe ran while formgrader autograded B (its output is in the graded notebook)")
-    reach = reach[-1]
+    texts = "\n".join(str(o.get("text", "")) + str(o.get("evalue", "")) for cell in graded.cells
+                      if cell.cell_type == "code" for o in cell.get("outputs", []))
+    found = re.findall(r"REACH ((?:\w+=[\w:,]+ ?)+)", texts)
+    check(found, "B's probe ran in the clean room while formgrader autograded B (its report is in the graded "
+          "notebook)", outputs=texts[-2000:])
+    reach = {kind: dict(item.split(":") for item in items.split(","))
+             for kind, items in (part.split("=", 1) for part in found[-1].split())}
     log(f"what B's graded submission got: {json.dumps(reach)}")
-    check(not any(v.startswith("ok") for v in reach["files"].values()),
+    check(set(reach) == {"files", "tcp", "http"} and "OPEN" not in reach["files"].values(),
           "a graded submission cannot read the grader's files, the gradebook, the solutions or A's home",
-          files=reach["files"])
-    check(all(v.startswith("refused") for v in list(reach["tcp"].values()) + list(reach["http"].values())),
+          files=reach.get("files"))
+    check(all(v == "r" for v in list(reach["tcp"].values()) + list(reach["http"].values())),
           "a graded submission reaches no server: not formgrader, not the hub, not A's server "
           "(own network namespace)", tcp=reach["tcp"], http=reach["http"])
     subs = {s["student"]: s for s in ci.json("GET", f"{fg}/submissions/{ASSIGNMENT}")}
@@ -566,7 +550,7 @@ def scenario(env, hub, users, paths, grader_copy, passwords):
     check(sa["max_code_score"] == max_auto and sa["code_score"] == max_auto,
           "the solved notebook gets every autograded point", score=sa["code_score"],
           max=sa["max_code_score"], expected=max_auto)
-    check(0 <= sb["code_score"] < max_auto, "the notebook with a stub left gets fewer",
+    check(0 <= sb["code_score"] < max_auto, "the notebook with the probe instead of an answer gets fewer",
           score=sb["code_score"], max=max_auto)
     check(sa["needs_manual_grade"], "the written answer waits for a human grader")
     res = ci.json("POST", f"{fg}/assignment/{ASSIGNMENT}/generate_feedback")
@@ -648,41 +632,47 @@ def scenario(env, hub, users, paths, grader_copy, passwords):
 
 
 CLASS_GRADE = r"""
-import csv, json, os, subprocess, sys
-course = os.environ["DEEPTRAIN_COURSE_DIR"]
+import csv, json, os, subprocess
+home = os.path.expanduser("~")
+res = {}
 # plain nbgrader in the service's terminal, as deploy/README.md writes it (steps 9 and 11)
-listed = subprocess.run(["nbgrader", "list", "--Exchange.root=" + os.environ["DEEPTRAIN_EXCHANGE"]],
-                        cwd=os.path.expanduser("~"), capture_output=True, text=True)
-out = os.path.join(course, "grading", "class")
-# deploy/README.md step 12 as written: the `autograder` command, in the terminal's folder (the home)
-g = subprocess.run(["autograder", "grade", os.path.join(course, "grading", "submitted"),
-                    "--assignments", %(assignment)r, "--grading", out, "--jobs", "2", "--no-report"],
-                   cwd=os.path.expanduser("~"), capture_output=True, text=True)
-rows = []
+r = subprocess.run(["nbgrader", "list", "--Exchange.root=" + os.environ["DEEPTRAIN_EXCHANGE"]],
+                   cwd=home, capture_output=True, text=True)
+res["list"] = {"rc": r.returncode, "log": (r.stdout + r.stderr)[-2500:]}
+# deploy/README.md steps 12, 13 and 14 as written, in the terminal's folder (the grader's home)
+for step, code in json.loads(%(blocks)r):
+    r = subprocess.run(["bash", "-euo", "pipefail", "-c", code], cwd=home, capture_output=True, text=True)
+    res[step] = {"rc": r.returncode, "log": (r.stdout + r.stderr)[-2500:]}
+    if r.returncode:
+        break
+out = os.path.join(home, "deeptrain", "grading", "class")
+res["files"] = sorted(os.listdir(out)) if os.path.isdir(out) else []
+res["rows"] = []
 if os.path.exists(os.path.join(out, "grades_detail.csv")):
     with open(os.path.join(out, "grades_detail.csv")) as f:
-        rows = list(csv.DictReader(f))
-r = subprocess.run(["python", os.path.join(course, "deploy", "return_feedback.py"), %(assignment)r,
-                    os.path.join(out, "feedback")], cwd=os.path.expanduser("~"), capture_output=True, text=True)
-print(json.dumps({"list_rc": listed.returncode, "list_log": (listed.stdout + listed.stderr)[-2500:],
-                  "grade_rc": g.returncode, "grade_log": (g.stdout + g.stderr)[-2500:], "rows": rows,
-                  "release_rc": r.returncode, "release_log": (r.stdout + r.stderr)[-2500:]}))
+        res["rows"] = list(csv.DictReader(f))
+res["canvas"] = open(os.path.join(out, "grades_canvas.csv")).read() if "grades_canvas.csv" in res["files"] else ""
+print(json.dumps(res))
 """
 
 
-def grade_the_class(hub, users, sa, sb, max_auto):
-    """Steps 12-13 of deploy/README.md the other way: `python -m autograder grade` on the collected
-    folder, then deploy/return_feedback.py (nbgrader release_feedback) on its feedback, run in a kernel of the formgrader
-    service (as the instructor, with the service's environment); the students fetch it again."""
+def grade_the_class(hub, users, guide, sa, sb, max_auto):
+    """Steps 12-14 of deploy/README.md, their own blocks: `autograder grade` on the collected folder,
+    deploy/return_feedback.py (nbgrader release_feedback) on its feedback, `autograder export`, run
+    by bash in the formgrader service (from a kernel of the service, as the instructor: the
+    service's environment, the grader's home); the students fetch the feedback again."""
     instr, a, b = users["instructor"], users["a"], users["b"]
     ci, ca, cb = hub.client(instr), hub.client(a), hub.client(b)
     t = time.monotonic()
-    out = run_in_kernel(ci, f"/services/{COURSE_ID}", CLASS_GRADE % {"assignment": ASSIGNMENT}, timeout=600)
+    blocks = json.dumps([(step, guide.blocks[step]) for step in ("grade", "return-feedback", "export")])
+    out = run_in_kernel(ci, f"/services/{COURSE_ID}", CLASS_GRADE % {"blocks": blocks}, timeout=600)
     res = json.loads(out.strip().splitlines()[-1])
-    log(f"autograder grade took {time.monotonic() - t:.1f} s (release_feedback included)")
-    check(res["list_rc"] == 0 and f"{COURSE_ID} {ASSIGNMENT}" in res["list_log"],
-          "nbgrader run in the service with --Exchange.root=$DEEPTRAIN_EXCHANGE sees the release", log=res["list_log"])
-    check(res["grade_rc"] == 0, "autograder grade, run in the service's home folder as step 12 writes it, grades the collected folder", log=res["grade_log"])
+    log(f"steps 12-14 in the service took {time.monotonic() - t:.1f} s")
+    check(res["list"]["rc"] == 0 and f"{COURSE_ID} {ASSIGNMENT}" in res["list"]["log"],
+          "nbgrader run in the service with --Exchange.root=$DEEPTRAIN_EXCHANGE sees the release", log=res["list"])
+    check(res.get("grade", {}).get("rc") == 0,
+          "deploy/README.md step 'grade' (autograder grade) runs as written in the service's terminal folder",
+          result=res.get("grade"))
     rows = {row["student"]: row for row in res["rows"] if row["assignment"] == ASSIGNMENT}
     ra, rb = rows.get(a, {}), rows.get(b, {})
     check(ra.get("status") == "graded" and float(ra["score"]) == max_auto,
@@ -690,8 +680,12 @@ def grade_the_class(hub, users, sa, sb, max_auto):
     # B's submission carries the reach probe: the grader may flag it (status "flagged"), the score stays
     check(rb.get("status") in ("graded", "flagged") and float(rb["score"]) == sb["code_score"],
           "autograder: the other notebook gets what formgrader gave it", row=rb, formgrader=sb["code_score"])
-    check(res["release_rc"] == 0, "deploy/return_feedback.py releases autograder's feedback",
-          log=res["release_log"])
+    check(res.get("return-feedback", {}).get("rc") == 0,
+          "deploy/README.md step 'return-feedback' (deploy/return_feedback.py) runs as written",
+          result=res.get("return-feedback"))
+    check(res.get("export", {}).get("rc") == 0 and a in res["canvas"] and b in res["canvas"],
+          "deploy/README.md step 'export' (autograder export) runs as written and writes both students "
+          "into grades_canvas.csv", result=res.get("export"), files=res["files"])
     for client, name, row in ((ca, a, ra), (cb, b, rb)):
         client.json("POST", f"/user/{name}/assignments/fetch_feedback",
                     data={"course_id": COURSE_ID, "assignment_id": ASSIGNMENT})
@@ -703,68 +697,150 @@ def grade_the_class(hub, users, sa, sb, max_auto):
               f"{name} fetches autograder's feedback with its score", score=m.groups() if m else None)
 
 
-def guide_block(heading):
-    """The first ```bash block after heading in deploy/README.md."""
-    text = open(os.path.join(ROOT, "deploy", "README.md")).read()
-    start = text.index(heading)
-    m = re.search(r"```bash\n(.*?)```", text[start:], re.S)
-    return m.group(1)
+# ------------------------------------------------------------------ the guide's own commands
+
+GUIDE = os.path.join(ROOT, "deploy", "README.md")
+# Every shell block of deploy/README.md carries a step id (<!-- step: ID --> on the line before its
+# fence). How this test treats each one; a block whose id is not listed here (or a listed id whose
+# block is gone) fails the test, so that a new command of the guide cannot go untested unnoticed.
+RUN = "run as written"
+STEPS = {
+    "settings": "parsed: the test writes a settings file of its own with the same names",
+    "packages": "simulated: apt-get install --simulate must find every package installed; apt-get update "
+                "not run (CI's .ci/run installs what is missing; the test changes no package)",
+    "proxy": RUN + ", npm's global prefix in the test's folder (npm_config_prefix)",
+    "grader": RUN,
+    "users": RUN,
+    "checkout": RUN + " (REPO_URL: a git snapshot of this working tree, owned by the grader account: git "
+                "refuses to clone a local repository of another user)",
+    "environment": RUN,
+    "hub-config": RUN,
+    "unit": RUN + ", into the test's folder instead of /etc/systemd/system; its ExecStartPre and ExecStart "
+            "are then run by the test as systemd would (root, in /, EnvironmentFile's variables)",
+    "start": "not run: systemctl (no systemd on the test's machine)",
+    "grade": RUN + " in the formgrader service (bash from the service's kernel, in the grader's home)",
+    "return-feedback": RUN + " in the formgrader service",
+    "export": RUN + " in the formgrader service",
+    "backup": "not run: writes /var/backups",
+    "upgrade": "not run: systemctl (its upgrade-db runs as the unit's ExecStartPre)",
+    "stop": "not run: systemctl, /etc/deeptrain",
+    "cleanup": RUN + ", after the test stopped its hub",
+    "tls": "not run: it changes the machine's nginx; deploy/nginx/deeptrain.conf runs in the test's own nginx",
+    "smoke": "not run: this test",
+}
+# The order in which the install steps run (the guide's order; checked against it).
+INSTALL = ("settings", "packages", "proxy", "grader", "users", "checkout", "environment", "hub-config", "unit")
+SETTINGS_FILE = "/etc/deeptrain/hub.env"    # step 0's file, read by the unit (EnvironmentFile)
+UNIT_FILE = "/etc/systemd/system/deeptrain-hub.service"
+SYSTEMD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+LEDGER = "/var/tmp/deeptrain-hub-smoke.users"   # the users and group a run creates, for the next run
+
+# apt-get for step "packages": nothing is installed or updated; every package must be there already.
+APT_SIMULATE = r"""
+apt-get() {
+  if [ "$1" = update ]; then echo "smoke test: apt-get update not run"; return 0; fi
+  local out
+  out=$(command apt-get --simulate "$@") || { echo "$out"; return 1; }
+  echo "$out"
+  echo "$out" | grep -Eq '^[0-9]+ upgraded, 0 newly installed' || {
+    echo "smoke test: step 'packages' names packages that are not installed (.ci/run installs them)" >&2
+    return 1; }
+}
+"""
 
 
-def setup_layout(work, users, env):
-    """The server layout of deploy/README.md, under work/ instead of /srv."""
-    srv = os.path.join(work, "srv")
-    os.makedirs(srv)
-    hub_dir = os.path.join(srv, "hub")
-    shutil.copytree(DEPLOY, hub_dir)
-    state = os.path.join(srv, "state")
-    os.makedirs(state, mode=0o700)
-    exchange = os.path.join(srv, "exchange")
-    grader = users["grader"]
-    # deploy/README.md step 6, its own commands: the exchange (1777, as nbgrader wants its root) and
-    # the course's folders in it, owned by the grader account, before any student can log in
-    step6 = guide_block("**6. The exchange**")
-    check("install -d" in step6 and "grader-deeptrain" in step6, "deploy/README.md step 6 found",
-          block=step6)
-    run(["bash", "-euxc", step6.replace("/srv/nbgrader/exchange", exchange)
-         .replace("grader-deeptrain", grader)])
-    modes = {sub: oct(stat.S_IMODE(os.stat(os.path.join(exchange, sub)).st_mode))
-             for sub in ("", "deeptrain", "deeptrain/inbound", "deeptrain/outbound", "deeptrain/feedback")}
-    log(f"exchange made by step 6: {modes}")
-    bundle = os.path.join(srv, "bundle")
-    run([os.path.join(VENV, "bin", "python"), "-m", "autograder", "bundle", bundle], cwd=ROOT, env=env)
-    for d, _, files in os.walk(bundle):     # world-readable, whatever the umask
-        os.chmod(d, 0o755)
-        for f in files:
-            os.chmod(os.path.join(d, f), 0o644)
-
-    # The grader account's checkout (a clone in deploy/README.md; a copy of the working tree here).
-    pw = pwd.getpwnam(grader)
-    copy = os.path.join(pw.pw_dir, "deeptrain")
-    shutil.copytree(ROOT, copy, symlinks=True, ignore=shutil.ignore_patterns(
-        ".venv", ".git", "grading", "work", "dist", "__pycache__", ".pytest_cache", "*.egg-info",
-        ".ipynb_checkpoints", "bench"))
-    secret = os.path.join(pw.pw_dir, ".grader-secret")     # stands for ~/.ssh and the like
-    with open(secret, "w") as f:
-        f.write("not for students\n")
-    run(["chown", "-R", f"{pw.pw_uid}:{pw.pw_gid}", copy, secret])
-    os.chmod(secret, 0o600)
-    return {"srv": srv, "hub": hub_dir, "state": state, "exchange": exchange, "bundle": bundle,
-            "copy": copy, "grader_secret": secret,
-            "home": {u: pwd.getpwnam(u).pw_dir for u in users.values()}}
+def guide_blocks(text=None):
+    """[(step id, code)] of deploy/README.md's shell blocks, in order; fails on a block without an id."""
+    text = open(GUIDE).read() if text is None else text
+    blocks = re.findall(r"<!-- step: ([\w-]+) -->\n```bash\n(.*?)```", text, re.S)
+    fences = len(re.findall(r"^```bash$", text, re.M))
+    check(len(blocks) == fences, "every shell block of deploy/README.md carries a step id",
+          blocks=len(blocks), fences=fences)
+    ids = [b[0] for b in blocks]
+    check(len(set(ids)) == len(ids) and set(ids) == set(STEPS),
+          "the guide's step ids are the ones this test knows how to run (or says why not)",
+          unknown=sorted(set(ids) - set(STEPS)), missing=sorted(set(STEPS) - set(ids)))
+    check([i for i in ids if i in INSTALL] == list(INSTALL), "the guide's install steps in the order the test runs them",
+          order=ids)
+    return blocks
 
 
-def start_hub(work, paths, users, chp, env, user_env, user_env_vars, group, attempts=3):
-    """Start JupyterHub; on a start-up failure (a free port taken meanwhile by another process
-    of this shared machine) try again on other ports."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return _start_hub(work, paths, users, chp, env, user_env, user_env_vars, group)
-        except HubExited as e:
-            log(f"jupyterhub exited during start-up ({e}); attempt {attempt} of {attempts}")
-            stop_hub(e.proc, paths["state"])
-    raise Failure(f"jupyterhub did not start in {attempts} attempts (see jupyterhub.log)")
+def settings_names(code):
+    """The variable names step 0 writes into its settings file."""
+    m = re.search(r"cat > (\S+) <<'SETTINGS'\n(.*?)\nSETTINGS\n", code, re.S)
+    check(m and m.group(1) == SETTINGS_FILE, "step 0 writes the settings file the unit reads", file=m and m.group(1))
+    return [line.split("=", 1)[0] for line in m.group(2).splitlines() if "=" in line and not line.startswith("#")]
 
+
+class Guide:
+    """Runs the guide's blocks as root from a private folder (like /root), with the test's settings."""
+
+    def __init__(self, work, settings, base_env):
+        self.blocks = dict(guide_blocks())
+        self.cwd = os.path.join(work, "admin")     # the administrator's folder: students.txt, passwords.txt
+        os.makedirs(self.cwd, mode=0o700)
+        self.env = {**base_env, **settings}
+        self.log = os.path.join(work, "guide.log")
+        self.settings = settings
+        names = settings_names(self.blocks["settings"])
+        check(sorted(names) == sorted(settings), "the test gives every setting of step 0 a value of its own",
+              guide=names, test=sorted(settings))
+        self.settings_file = os.path.join(work, "hub.env")   # the test's /etc/deeptrain/hub.env
+        with open(self.settings_file, "w") as f:
+            f.write("".join(f"{k}={v}\n" for k, v in settings.items()))
+        os.chmod(self.settings_file, 0o644)
+
+    def run(self, step, prelude="", code=None):
+        code = self.blocks[step] if code is None else code
+        t = time.monotonic()
+        with open(self.log, "a") as logf:
+            logf.write(f"\n===== step {step}\n{code}\n-----\n")
+            logf.flush()
+            r = subprocess.run(["bash", "-euo", "pipefail", "-c", prelude + code], cwd=self.cwd, env=self.env,
+                               stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            with open(self.log) as f:
+                tail = f.read()[-4000:]
+            check(False, f"deploy/README.md step '{step}' runs as written", exit=r.returncode, output=tail)
+        check(True, f"deploy/README.md step '{step}' runs as written ({time.monotonic() - t:.0f} s)")
+
+
+def make_repo(work):
+    """The test's REPO_URL: a git repository holding this working tree's files (tracked and new, not
+    ignored), so that uncommitted changes are what the grader's clone gets."""
+    repo = os.path.join(work, "repo")
+    os.makedirs(repo)
+    files = run(["git", "-C", ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard"]).stdout
+    for rel in sorted(set(filter(None, files.split("\0")))):
+        src, dst = os.path.join(ROOT, rel), os.path.join(repo, rel)
+        if not os.path.lexists(src):
+            continue          # deleted in the working tree
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        if os.path.islink(src):
+            os.symlink(os.readlink(src), dst)
+        else:
+            shutil.copy2(src, dst)
+    git = ["git", "-C", repo, "-c", "user.name=smoke test", "-c", "user.email=smoke@localhost"]
+    run(git + ["init", "-q"])
+    run(git + ["add", "-A"])
+    run(git + ["commit", "-q", "-m", "the working tree under test"])
+    return repo
+
+
+def parse_unit(path):
+    """The [Service] settings of the unit step 8 wrote: {key: [values]}."""
+    service, section = {}, None
+    for line in open(path).read().splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = line
+        elif section == "[Service]" and "=" in line:
+            k, v = line.split("=", 1)
+            service.setdefault(k, []).append(v)
+    return service
+
+
+# ------------------------------------------------------------------ the hub, as the unit starts it
 
 class HubExited(Exception):
     def __init__(self, proc):
@@ -772,37 +848,56 @@ class HubExited(Exception):
         self.proc = proc
 
 
-def _start_hub(work, paths, users, chp, env, user_env, user_env_vars, group):
-    ports = {k: free_port() for k in ("PORT", "HUB_PORT", "PROXY_API_PORT", "FORMGRADER")}
-    hub_env = dict(env)
-    hub_env.update({
-        "PATH": os.path.join(VENV, "bin") + ":" + env.get("PATH", "/usr/bin:/bin"),
-        "DEEPTRAIN_SMOKE_HUB_CONFIG": os.path.join(paths["hub"], "jupyterhub_config.py"),
-        "DEEPTRAIN_SMOKE_ADMIN_TOKEN": secrets.token_hex(32),
-        "DEEPTRAIN_SMOKE_CHP": chp,
-        "DEEPTRAIN_SMOKE_USER_ENV_VARS": json.dumps(user_env_vars),
-        "DEEPTRAIN_SMOKE_PORT": str(ports["PORT"]),
-        "DEEPTRAIN_SMOKE_HUB_PORT": str(ports["HUB_PORT"]),
-        "DEEPTRAIN_SMOKE_PROXY_API_PORT": str(ports["PROXY_API_PORT"]),
-        # the deployment's settings (jupyterhub_config.py, SETTINGS)
-        "DEEPTRAIN_GRADER": users["grader"],
-        "DEEPTRAIN_INSTRUCTORS": users["instructor"],
-        "DEEPTRAIN_STUDENTS_GROUP": group,
-        "DEEPTRAIN_COURSE_DIR": paths["copy"],
-        "DEEPTRAIN_GRADER_ENV": user_env["grader"],     # the checkout's .venv in deploy/README.md
-        "DEEPTRAIN_STUDENT_ENV": user_env["student"],   # /srv/deeptrain/venv in deploy/README.md
-        "DEEPTRAIN_BUNDLE": paths["bundle"],
-        "DEEPTRAIN_EXCHANGE": paths["exchange"],
-        "DEEPTRAIN_STATE": paths["state"],
-        "DEEPTRAIN_FORMGRADER_PORT": str(ports["FORMGRADER"]),
-    })
-    logf = open(os.path.join(work, "jupyterhub.log"), "a")
-    proc = subprocess.Popen([os.path.join(VENV, "bin", "jupyterhub"), "-f", OVERLAY],
-                            cwd=paths["state"], env=hub_env, stdout=logf, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{ports['PORT']}"
-    # the hub's API answers through the proxy once its managed service (formgrader) is up:
-    # up to the service's start-up timeout (180 s in jupyterhub_config.py) on a loaded machine
+def write_smoke_config(hub_dir):
+    """The test's site additions (tests/deploy/hub_test_config.py as jupyterhub_config_local.py) and
+    their values (free ports, an admin token) in smoke.json, root only."""
+    values = {"port": free_port(), "hub_port": free_port(), "proxy_api_port": free_port(),
+              "formgrader_port": free_port(), "admin_token": secrets.token_hex(32)}
+    shutil.copy(os.path.join(ROOT, "tests", "deploy", "hub_test_config.py"),
+                os.path.join(hub_dir, "jupyterhub_config_local.py"))
+    path = os.path.join(hub_dir, "smoke.json")
+    with open(path, "w") as f:
+        json.dump(values, f)
+    os.chmod(path, 0o600)
+    return values
+
+
+def start_hub(work, unit, settings_file, hub_dir, npm_bin, attempts=3):
+    """What systemd does with the unit: ExecStartPre, then ExecStart, as root, in / (no
+    WorkingDirectory), with the EnvironmentFile's variables and systemd's PATH (npm's global bin of
+    the test first: step 2 installed the proxy there). On a start-up failure (a free port taken
+    meanwhile by another process of this shared machine) again on other ports."""
+    check(unit.get("User") == ["root"] and unit.get("EnvironmentFile") == [SETTINGS_FILE]
+          and len(unit.get("ExecStart", [])) == 1 and "WorkingDirectory" not in unit,
+          "the unit runs the hub as root with step 0's settings file", unit=unit)
+    env = {"PATH": npm_bin + ":" + SYSTEMD_PATH, "LANG": "C.UTF-8"}
+    for line in open(settings_file).read().splitlines():
+        if "=" in line and not line.startswith("#"):
+            k, v = line.split("=", 1)
+            env[k] = v
+    import shlex
+    for pre in unit.get("ExecStartPre", []):
+        r = subprocess.run(shlex.split(pre), cwd="/", env=env, capture_output=True, text=True)
+        check(r.returncode == 0, f"the unit's ExecStartPre runs: {os.path.basename(shlex.split(pre)[0])} "
+              f"{shlex.split(pre)[1]}", output=(r.stdout + r.stderr)[-3000:])
+    for attempt in range(1, attempts + 1):
+        values = write_smoke_config(hub_dir)
+        logf = open(os.path.join(work, "jupyterhub.log"), "a")
+        proc = subprocess.Popen(shlex.split(unit["ExecStart"][0]), cwd="/", env=env, stdout=logf,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            hub = wait_for_hub(proc, values)
+            return proc, hub, values
+        except HubExited as e:
+            log(f"jupyterhub exited during start-up ({e}); attempt {attempt} of {attempts}")
+            stop_hub(e.proc, env.get("DEEPTRAIN_SRV") and os.path.join(env["DEEPTRAIN_SRV"], "state"))
+    raise Failure(f"jupyterhub did not start in {attempts} attempts (see jupyterhub.log)")
+
+
+def wait_for_hub(proc, values):
+    url = f"http://127.0.0.1:{values['port']}"
+    # the hub's API answers through the proxy once its managed services (formgrader) are up: up to
+    # the service's start-up timeout (180 s in jupyterhub_config.py) on a loaded machine
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -815,8 +910,6 @@ def _start_hub(work, paths, users, chp, env, user_env, user_env_vars, group):
         time.sleep(0.5)
     else:
         raise Failure("jupyterhub did not answer in 240 s")
-    # the formgrader service is started by the hub; wait until it answers through the proxy
-    hub = Hub(url, hub_env["DEEPTRAIN_SMOKE_ADMIN_TOKEN"])
     deadline = time.monotonic() + 200   # the service's own start-up timeout is 180 s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -828,7 +921,7 @@ def _start_hub(work, paths, users, chp, env, user_env, user_env_vars, group):
         except requests.RequestException:
             pass
         time.sleep(0.5)
-    return proc, hub, hub_env
+    return Hub(url, values["admin_token"])
 
 
 def stop_hub(proc, state):
@@ -858,78 +951,10 @@ def stop_hub(proc, state):
             pass
 
 
-def users_can_run(python, env=None, probe="import soupsieve, nbgrader, jupyterhub"):
-    """Whether an unprivileged user can execute this interpreter (not so when it lives under /root)
-    and run probe with it."""
-    r = subprocess.run(["runuser", "-u", "nobody", "--", "env", *[f"{k}={v}" for k, v in (env or {}).items()],
-                        python, "-c", probe], capture_output=True, cwd="/")
-    return r.returncode == 0
-
-
-def user_envs(work, grader_copy):
-    """The Python environments of the users' servers and of the formgrader service, and the
-    environment variables they need: ({"student": folder, "grader": folder}, {name: value}).
-
-    Two venvs, as deploy/README.md builds them: the students' one (/srv/deeptrain/venv there) has
-    the packages but neither `autograder` nor the repository's `deeptrain` (students import the
-    bundle's), the grader's one (the checkout's .venv there) imports both from the grader's
-    checkout. Both load .venv's packages through a plain path line (not site.addsitedir: .venv's
-    .pth files, among them setuptools' editable finder for the repository's deeptrain and its
-    reference/, must not run in a student's server).
-
-    The interpreter is .venv's base Python when every user can execute it; otherwise (this CI
-    machine: a pyenv Python under /root, mode 0700, the pitfall deploy/README.md warns about) a copy
-    of that interpreter and its standard library (not its site-packages) under work/, with
-    LD_LIBRARY_PATH for its libpython (its RUNPATH points into /root). The same interpreter version
-    matters: packages such as soupsieve fail on an older 3.11."""
-    base = os.path.realpath(os.path.join(VENV, "bin", "python"))   # .../bin/python3.11
-    minor = "python%d.%d" % sys.version_info[:2]
-    extra = {}
-    if users_can_run(base, probe="import sys"):
-        interpreter = base
-    else:
-        home = os.path.dirname(os.path.dirname(base))
-        py = os.path.join(work, "python")
-        os.makedirs(os.path.join(py, "bin"))
-        shutil.copy2(base, os.path.join(py, "bin", minor))
-        os.makedirs(os.path.join(py, "lib"))
-        for lib in os.listdir(os.path.join(home, "lib")):
-            if lib.startswith("libpython"):
-                shutil.copy2(os.path.join(home, "lib", lib), os.path.join(py, "lib", lib))
-        shutil.copytree(os.path.join(home, "lib", minor), os.path.join(py, "lib", minor), symlinks=True,
-                        ignore=shutil.ignore_patterns("site-packages", "test", "idlelib", "ensurepip",
-                                                      "config-*", "tkinter"))
-        os.makedirs(os.path.join(py, "lib", minor, "site-packages"))
-        run(["chmod", "-R", "a+rX", py])
-        extra = {"LD_LIBRARY_PATH": os.path.join(py, "lib")}
-        interpreter = os.path.join(py, "bin", minor)
-    site_dir = os.path.join(VENV, "lib", minor, "site-packages")
-    envs = {}
-    for role, paths in (("student", [site_dir]),
-                        ("grader", [grader_copy, os.path.join(grader_copy, "lib"), site_dir])):
-        env_dir = os.path.join(work, f"venv-{role}")
-        run([interpreter, "-m", "venv", "--without-pip", env_dir], env={**os.environ, **extra})
-        with open(os.path.join(env_dir, "lib", minor, "site-packages", "zz_deeptrain_smoke.pth"), "w") as f:
-            f.write("".join(p + "\n" for p in paths))
-        new_python = os.path.join(env_dir, "bin", "python")
-        for name in os.listdir(os.path.join(VENV, "bin")):
-            src, dst = os.path.join(VENV, "bin", name), os.path.join(env_dir, "bin", name)
-            if os.path.islink(src) or not os.path.isfile(src) or os.path.exists(dst):
-                continue
-            with open(src, "rb") as f:
-                first, rest = f.readline(), f.read()
-            if first.startswith(b"#!") and b"python" in first:
-                with open(dst, "wb") as f:
-                    f.write(b"#!" + new_python.encode() + b"\n" + rest)
-                os.chmod(dst, 0o755)
-        for data in ("share", "etc"):
-            if os.path.isdir(os.path.join(VENV, data)):
-                os.symlink(os.path.join(VENV, data), os.path.join(env_dir, data))
-        run(["chmod", "-R", "a+rX", env_dir])
-        envs[role] = env_dir
-    check(users_can_run(os.path.join(envs["student"], "bin", "python"), extra),
-          "the students' venv runs as an unprivileged user", python=envs["student"])
-    return envs, extra
+def runs_as_nobody(python, code):
+    r = subprocess.run(["runuser", "-u", "nobody", "--", python, "-c", code], capture_output=True, text=True,
+                       cwd="/", env={"PATH": SYSTEMD_PATH, "LANG": "C.UTF-8"})
+    return r.returncode == 0, (r.stdout + r.stderr)[-1500:]
 
 
 NGINX_SITE = os.path.join(ROOT, "deploy", "nginx", "deeptrain.conf")
@@ -977,16 +1002,124 @@ def start_nginx(work, hub_port):
     raise Failure("nginx in front of the hub did not answer in 30 s")
 
 
-def install_proxy(work):
-    """configurable-http-proxy from npm into work/npm (or $DEEPTRAIN_SMOKE_CHP if it is set)."""
-    if os.environ.get("DEEPTRAIN_SMOKE_CHP"):
-        return os.environ["DEEPTRAIN_SMOKE_CHP"]
-    prefix = os.path.join(work, "npm")
-    run(["npm", "install", "--prefix", prefix, "--no-audit", "--no-fund", "--loglevel=error",
-         CHP_PACKAGE])
-    chp = os.path.join(prefix, "node_modules", ".bin", "configurable-http-proxy")
-    check(os.access(chp, os.X_OK), "configurable-http-proxy installed from npm", path=chp)
-    return chp
+def pip_config(work):
+    """The machine's pip configuration (root's user file: its index mirror, if any), readable by the
+    grader account, whose `make setup` (step 5) would not see root's file otherwise. None if absent."""
+    src = os.path.expanduser("~/.config/pip/pip.conf")
+    if not os.path.isfile(src):
+        return None
+    dst = os.path.join(work, "pip.conf")
+    shutil.copy(src, dst)
+    os.chmod(dst, 0o644)
+    return dst
+
+
+def install(work, guide, users, passwords):
+    """The guide's install steps 1-8, in order, as written; returns what the scenario needs."""
+    s = guide.settings
+    guide.run("packages", prelude=APT_SIMULATE)
+    guide.run("proxy")
+    chp = os.path.join(guide.env["npm_config_prefix"], "bin", "configurable-http-proxy")
+    check(os.access(chp, os.X_OK), "step 2 installed configurable-http-proxy", path=chp)
+    with open(LEDGER, "a") as f:   # before the users exist: an interrupted run leaves them to the next
+        f.write("".join(n + "\n" for n in (*users.values(), s["DEEPTRAIN_STUDENTS_GROUP"])))
+    guide.run("grader")
+    grader = pwd.getpwnam(users["grader"])
+    modes = {sub: oct(stat.S_IMODE(os.stat(os.path.join(s["DEEPTRAIN_EXCHANGE"], sub)).st_mode))
+             for sub in ("", "deeptrain", "deeptrain/inbound", "deeptrain/outbound", "deeptrain/feedback")}
+    owners = {os.stat(os.path.join(s["DEEPTRAIN_EXCHANGE"], "deeptrain", sub)).st_uid
+              for sub in ("", "inbound", "outbound", "feedback")}
+    check(modes == {"": "0o1777", "deeptrain": "0o755", "deeptrain/inbound": "0o2733",
+                    "deeptrain/outbound": "0o755", "deeptrain/feedback": "0o711"} and owners == {grader.pw_uid},
+          "step 3: the exchange and its course folders, owned by the grader account", modes=modes)
+    with open(os.path.join(guide.cwd, "students.txt"), "w") as f:
+        f.write(f"{users['a']}\n{users['b']}\n")
+    with open(os.path.join(guide.cwd, "passwords.txt"), "w") as f:
+        f.write("".join(f"{users[r]}:{passwords[r]}\n" for r in ("instructor", "a", "b")))
+    guide.run("users")
+    check(not os.path.exists(os.path.join(guide.cwd, "passwords.txt")), "step 4 shreds passwords.txt")
+    for role, name in users.items():
+        check(stat.S_IMODE(os.stat(pwd.getpwnam(name).pw_dir).st_mode) == 0o700, f"{role} {name}: home 0700")
+    status = run(["passwd", "--status", users["grader"]]).stdout.split()
+    check(status[1] in ("L", "NP") or status[1].startswith("L"), "the grader account has no usable password",
+          status=status)
+    check(grader.pw_dir == os.path.dirname(s["DEEPTRAIN_COURSE_DIR"]), "the checkout goes into the grader's home",
+          home=grader.pw_dir)
+    run(["chown", "-R", f"{grader.pw_uid}:{grader.pw_gid}", s["DEEPTRAIN_REPO"]])
+    guide.run("checkout")
+    venv_python = os.path.join(s["DEEPTRAIN_COURSE_DIR"], ".venv", "bin", "python")
+    base = run([venv_python, "-c", "import sys; print(sys.base_prefix)"]).stdout.strip()
+    check(base == "/usr", "the grader's .venv is built on the system's Python", base_prefix=base)
+    guide.run("environment")
+    student_python = os.path.join(s["DEEPTRAIN_SRV"], "venv", "bin", "python")
+    ok, out = runs_as_nobody(student_python, "import sys, jupyterhub, nbgrader, tensorflow, jupyterhub_idle_culler; "
+                             "assert sys.base_prefix == '/usr', sys.base_prefix; "
+                             "print(jupyterhub.__version__)")
+    check(ok, "the students' venv (system Python) runs as an unprivileged user, with the hub, nbgrader, "
+          "TensorFlow and the idle culler", output=out)
+    ok, out = runs_as_nobody(student_python, "import deeptrain")
+    check(not ok, "the students' venv alone has no deeptrain (it comes from the bundle, on PYTHONPATH)", output=out)
+    guide.run("hub-config")
+    unit_path = os.path.join(work, "deeptrain-hub.service")
+    code = guide.blocks["unit"]
+    check(code.count(UNIT_FILE) == 1, "step 8 writes the unit file", block=code)
+    guide.run("unit", code=code.replace(UNIT_FILE, unit_path))
+    # a stand-in for the grader's ~/.ssh and the like: no student and no submission may read it
+    secret = os.path.join(grader.pw_dir, ".grader-secret")
+    with open(secret, "w") as f:
+        f.write("not for students\n")
+    os.chown(secret, grader.pw_uid, grader.pw_gid)
+    os.chmod(secret, 0o600)
+    return parse_unit(unit_path), secret
+
+
+# ------------------------------------------------------------------ leftovers of earlier runs
+
+def leftovers():
+    """Users and groups an earlier, interrupted run created (its ledger; and the gecos-marked users of
+    the test's older versions)."""
+    names = []
+    if os.path.exists(LEDGER):
+        names = [n.strip() for n in open(LEDGER) if n.strip().startswith(USER_PREFIX)]
+    names += [p.pw_name for p in pwd.getpwall()
+              if p.pw_name.startswith(USER_PREFIX) and p.pw_gecos == USER_COMMENT]
+    return sorted(set(names))
+
+
+def remove_users(names):
+    uids = set()
+    for n in names:
+        try:
+            uids.add(pwd.getpwnam(n).pw_uid)
+        except KeyError:
+            pass
+    for _ in range(3):   # a server may still be forking kernels
+        pids = processes_of(uids)
+        if not pids:
+            break
+        kill_pids(pids)
+        time.sleep(0.5)
+    for n in names:
+        subprocess.run(["userdel", "--remove", n], capture_output=True)
+    for n in names:
+        try:
+            grp.getgrnam(n)
+            subprocess.run(["groupdel", n], capture_output=True)
+        except KeyError:
+            pass
+
+
+def existing(names):
+    out = []
+    for n in names:
+        for lookup in (pwd.getpwnam, grp.getgrnam):
+            try:
+                lookup(n)
+                out.append(n)
+                break
+            except KeyError:
+                pass
+    return out
 
 
 def main(argv=None):
@@ -996,41 +1129,59 @@ def main(argv=None):
     if os.geteuid() != 0:
         print("smoke_hub.py: needs root (it creates Linux users and runs servers as them)", file=sys.stderr)
         return 2
-    if not os.path.isfile(os.path.join(VENV, "bin", "jupyterhub")):
-        print("smoke_hub.py: .venv/bin/jupyterhub missing (run make setup)", file=sys.stderr)
-        return 2
 
     # SIGTERM (a CI timeout) goes through the clean-up below as well.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    leftovers = test_users()
-    if leftovers:
-        log(f"removing users left by an earlier run: {leftovers}")
-        remove_users(leftovers)
+    left = existing(leftovers())
+    if left:
+        log(f"removing users and groups left by an earlier run: {left}")
+        remove_users(left)
+    if os.path.exists(LEDGER):
+        os.remove(LEDGER)
 
     work = tempfile.mkdtemp(prefix="deeptrain-hub-smoke-")
-    os.chmod(work, 0o755)   # the users' servers read the bundle and the config copy under it
+    os.chmod(work, 0o755)   # the users' servers read the hub's folders under it
     tag = secrets.token_hex(3)
     users = {"grader": f"{USER_PREFIX}g{tag}", "instructor": f"{USER_PREFIX}i{tag}",
              "a": f"{USER_PREFIX}a{tag}", "b": f"{USER_PREFIX}b{tag}"}
     group = f"{USER_PREFIX}s{tag}"          # the students' group (DEEPTRAIN_STUDENTS_GROUP)
     passwords = {role: secrets.token_urlsafe(18) for role in ("instructor", "a", "b")}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    proc, ok, state, nginx = None, False, None, None
+    settings = {
+        "DEEPTRAIN_REPO": os.path.join(work, "repo"),
+        "DEEPTRAIN_SRV": os.path.join(work, "srv"),
+        "DEEPTRAIN_EXCHANGE": os.path.join(work, "nbgrader", "exchange"),
+        "DEEPTRAIN_GRADER": users["grader"],
+        "DEEPTRAIN_COURSE_DIR": f"/home/{users['grader']}/deeptrain",
+        "DEEPTRAIN_INSTRUCTORS": users["instructor"],
+        "DEEPTRAIN_STUDENTS_GROUP": group,
+        "DEEPTRAIN_HUB_URL": "http://127.0.0.1:8000",   # the test's site additions bind a free port
+    }
+    # the administrator's root shell: root's environment without this test's Python (.venv, pyenv)
+    base_env = {k: v for k, v in os.environ.items()
+                if not k.startswith(("JUPYTER", "VIRTUAL_ENV", "PYTHON", "PYENV", "DEEPTRAIN", "CONDA"))}
+    base_env.update({"PATH": SYSTEMD_PATH, "HOME": "/root", "TF_CPP_MIN_LOG_LEVEL": "3",
+                     "npm_config_prefix": os.path.join(work, "npm"), "DEBIAN_FRONTEND": "noninteractive"})
+    conf = pip_config(work)
+    if conf:
+        base_env["PIP_CONFIG_FILE"] = conf
+    proc, ok, nginx, state = None, False, None, os.path.join(settings["DEEPTRAIN_SRV"], "state")
     try:
-        chp = install_proxy(work)
-        run(["groupadd", group])
-        for role, name in users.items():
-            pw = add_user(name, groups=[group] if role in ("a", "b") else [], password=passwords.get(role))
-            check(stat.S_IMODE(os.stat(pw.pw_dir).st_mode) == 0o700, f"user {name} created, home 0700")
-        user_env, user_env_vars = user_envs(work, os.path.join(pwd.getpwnam(users["grader"]).pw_dir, "deeptrain"))
-        paths = setup_layout(work, users, env)
-        state = paths["state"]
-        log("layout ready; starting JupyterHub")
-        proc, hub, hub_env = start_hub(work, paths, users, chp, env, user_env, user_env_vars, group)
+        log(f"the guide's blocks: " + ", ".join(f"{k}: {v.split(':')[0].split(',')[0]}" for k, v in STEPS.items()))
+        make_repo(work)
+        guide = Guide(work, settings, base_env)
+        t = time.monotonic()
+        unit, secret = install(work, guide, users, passwords)
+        log(f"install steps 1-8 took {time.monotonic() - t:.0f} s")
+        hub_dir = os.path.join(settings["DEEPTRAIN_SRV"], "hub")
+        proc, hub, values = start_hub(work, unit, guide.settings_file, hub_dir,
+                                      os.path.join(base_env["npm_config_prefix"], "bin"))
         log("hub up")
+        listed = hub.api("GET", "/services")
+        services = set(listed) if isinstance(listed, dict) else {x["name"] for x in listed}
+        check({COURSE_ID, "idle-culler"} <= services,
+              "the hub runs the formgrader service and the idle culler (installed by step 6)", services=sorted(services))
         if shutil.which("nginx"):
-            nginx, hub.url, cert = start_nginx(work, int(hub_env["DEEPTRAIN_SMOKE_PORT"]))
+            nginx, hub.url, cert = start_nginx(work, values["port"])
             os.environ["REQUESTS_CA_BUNDLE"] = cert
             r = requests.get(hub.url + "/hub/login", timeout=30)
             check(r.status_code == 200 and r.url.startswith("https://"),
@@ -1038,8 +1189,22 @@ def main(argv=None):
                   "certificate); everything below goes through it", status=r.status_code)
         else:
             log("NOT TESTED: nginx is not installed (apt-get install nginx): the test talks to the hub directly")
-        sa, sb, max_auto = scenario(hub_env, hub, users, paths, paths["copy"], passwords)
-        grade_the_class(hub, users, sa, sb, max_auto)
+        paths = {"exchange": settings["DEEPTRAIN_EXCHANGE"], "bundle": os.path.join(settings["DEEPTRAIN_SRV"], "bundle"),
+                 "copy": settings["DEEPTRAIN_COURSE_DIR"], "grader_secret": secret,
+                 "home": {u: pwd.getpwnam(u).pw_dir for u in users.values()}}
+        ports = {"DEEPTRAIN_FORMGRADER_PORT": values["formgrader_port"], "DEEPTRAIN_SMOKE_HUB_PORT": values["hub_port"]}
+        sa, sb, max_auto = scenario(ports, hub, users, paths, paths["copy"], passwords)
+        grade_the_class(hub, users, guide, sa, sb, max_auto)
+        stop_hub(proc, state)
+        proc = None
+        remove_users_processes(users)
+        guide.run("cleanup")
+        gone = existing([*users.values(), group])
+        check(not gone and not os.path.exists(settings["DEEPTRAIN_SRV"])
+              and not os.path.exists(os.path.join(settings["DEEPTRAIN_EXCHANGE"], COURSE_ID))
+              and not os.path.exists(os.path.join(base_env["npm_config_prefix"], "bin", "configurable-http-proxy")),
+              "the guide's clean-up removes the accounts, the group, the hub's folders, the course's exchange "
+              "and the proxy", left=gone)
         ok = True
     except Failure as e:
         log(f"FAIL {e}")
@@ -1051,7 +1216,7 @@ def main(argv=None):
             except subprocess.TimeoutExpired:
                 os.killpg(nginx.pid, signal.SIGKILL)
         stop_hub(proc, state)
-        remove_users(list(users.values()))
+        remove_users([*users.values(), group])
         hub_log = os.path.join(work, "jupyterhub.log")
         if not ok and os.path.exists(hub_log):
             with open(hub_log) as f:
@@ -1061,13 +1226,27 @@ def main(argv=None):
             shutil.rmtree(work, ignore_errors=True)
         else:
             log(f"kept {work}")
-        check(not test_users(), "the test's users are gone")
+        check(not existing([*users.values(), group]), "the test's users and group are gone")
+        if os.path.exists(LEDGER) and not existing(leftovers()):
+            os.remove(LEDGER)
     log("PASSED" if ok else "FAILED")
     if not ok and COUNTS["failed"] == 0:
         COUNTS["failed"] = 1   # an error outside a check (a crash, a timeout) fails the run too
     # The plain closing line CI reads, like a test runner's.
     print(f"smoke_hub: {COUNTS['passed']} passed, {COUNTS['failed']} failed", flush=True)
     return 0 if ok else 1
+
+
+def remove_users_processes(users):
+    """What the hub left running as the test's users (kernels the servers did not stop in time): killed,
+    so that the guide's userdel finds no process of theirs."""
+    uids = {pwd.getpwnam(n).pw_uid for n in users.values()}
+    for _ in range(3):
+        pids = processes_of(uids)
+        if not pids:
+            return
+        kill_pids(pids)
+        time.sleep(0.5)
 
 
 if __name__ == "__main__":
