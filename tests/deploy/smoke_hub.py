@@ -796,10 +796,12 @@ class Guide:
         with open(self.log, "a") as logf:
             logf.write(f"\n===== step {step}\n{code}\n-----\n")
             logf.flush()
+            start = logf.tell()
             r = subprocess.run(["bash", "-euo", "pipefail", "-c", prelude + code], cwd=self.cwd, env=self.env,
                                stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         if r.returncode != 0:
             with open(self.log) as f:
+                f.seek(start)
                 tail = f.read()[-4000:]
             check(False, f"deploy/README.md step '{step}' runs as written", exit=r.returncode, output=tail)
         check(True, f"deploy/README.md step '{step}' runs as written ({time.monotonic() - t:.0f} s)")
