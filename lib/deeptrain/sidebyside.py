@@ -5,8 +5,9 @@ that sum with respect to one model's weights is the gradient of that model's own
 optimizer that updates each weight from its own gradient and state (SGD with or without momentum,
 AdaGrad, RMSProp, Adam and its family; not ``global_clipnorm``, whose norm would mix the models)
 moves each model exactly as it would alone on the same mini-batches. One ``fit`` pays the per-step
-overhead of Python and TensorFlow once instead of once per model: for small networks on a CPU that
-overhead is most of the time, so N models train in much less than N times the time of one.
+overhead of Python and TensorFlow once instead of once per model, and TensorFlow can run the models'
+independent operations on different cores: three MLPs 784-300-100-10 (4 epochs, 5,000 images, batch
+256) took 6.3 s instead of 12.5 s of wall time, and 4.8 s instead of 5.8 s of CPU time, on 2 cores.
 
     histories = sidebyside.fit([make_mlp(seed) for seed in (0, 1, 2)], X_train, y_train,
                                optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy",
