@@ -73,3 +73,18 @@ def compare(fn_ours, fn_baseline, repeats=5, warmup=1):
         fn_baseline()
         base.append(time.perf_counter() - t0)
     return statistics.median(ours), statistics.median(base)
+
+
+def write_block(lines, begin, end, path=None):
+    """Put a bench's block (lines, starting with `begin` and ending with `end`) into BENCHMARKS.md in
+    place between its markers, or append it: each bench owns one block, the rest of the file is kept."""
+    import os
+    path = path or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "BENCHMARKS.md")
+    text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
+    block = "\n".join(lines)
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    with open(path, "w") as f:
+        f.write(text)

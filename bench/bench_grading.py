@@ -41,7 +41,7 @@ ROOT = os.path.dirname(HERE)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from bench import Row  # noqa: E402
+from bench import Row, write_block  # noqa: E402
 
 TARGET_S = 25.0          # the budget: one student's modules 01-09 with 2 workers (issue 18: at most 25 s)
 TARGET_MODULES = 9       # ... for this many notebooks (01-09); the bench grades every module as well
@@ -237,16 +237,9 @@ def markdown(res=None):
     return lines
 
 
-def write_section(lines, path=os.path.join(ROOT, "BENCHMARKS.md")):
+def write_section(lines, path=None):
     """Put the section into BENCHMARKS.md in place (between its markers), or append it."""
-    text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-    block = "\n".join(lines)
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    with open(path, "w") as f:
-        f.write(text)
+    write_block(lines, BEGIN, END, path)
 
 
 def run(repeats=2):

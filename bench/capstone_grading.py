@@ -168,15 +168,8 @@ def write(results, note=""):
     with open(SCALE_JSON, "w") as f:
         json.dump({"note": note, "rows": rows}, f, indent=1)
         f.write("\n")
-    path = os.path.join(ROOT, "BENCHMARKS.md")
-    text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-    block = "\n".join(markdown(rows, note))
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    with open(path, "w") as f:
-        f.write(text)
+    from bench import write_block
+    write_block(list(markdown(rows, note)), BEGIN, END)
     return rows
 
 
