@@ -20,14 +20,26 @@ from . import COURSE, assignments
 from .nb import run_nbgrader
 
 
-def generate(assignment, release_dir=COURSE, grading_dir=None):
-    """Run generate_assignment for one assignment into release_dir/assignment/. Raises on failure."""
-    result = run_nbgrader(["generate_assignment", assignment, "--force",
-                           f"--CourseDirectory.release_directory={os.path.abspath(release_dir)}"],
-                          grading_dir=grading_dir)
-    if result.returncode != 0:
-        raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{result.stdout}{result.stderr}")
-    _normalise(os.path.join(release_dir, assignment, f"{assignment}.ipynb"))
+def generate(assignments_, release_dir=COURSE, grading_dir=None):
+    """Run generate_assignment for the given assignments into release_dir/NAME/. Raises on failure.
+
+    One nbgrader process for all of them when they are the whole course (nbgrader reads the
+    assignment id as a glob): its start-up and gradebook checks cost about 3 s a process, so the
+    course's ten releases take 7 s instead of 32 s.
+    """
+    names = [assignments_] if isinstance(assignments_, str) else list(assignments_)
+    pattern = "[0-9][0-9]_*" if len(names) > 1 and sorted(names) == assignments() else None
+    for ids in ([pattern] if pattern else names):
+        result = run_nbgrader(["generate_assignment", ids, "--force",
+                               f"--CourseDirectory.release_directory={os.path.abspath(release_dir)}"],
+                              grading_dir=grading_dir)
+        if result.returncode != 0:
+            raise RuntimeError(f"nbgrader generate_assignment {ids} failed:\n{result.stdout}{result.stderr}")
+    for name in names:
+        path = os.path.join(release_dir, name, f"{name}.ipynb")
+        if not os.path.isfile(path):
+            raise RuntimeError(f"nbgrader generate_assignment wrote no {path}")
+        _normalise(path)
 
 
 RAISES = "raises-exception"
@@ -123,8 +135,8 @@ def _normalise(path):
 def release(names=None, release_dir=COURSE, grading_dir=None, log=print):
     """Regenerate the releases of the given assignments (default: all of solutions/)."""
     names = names or assignments()
+    generate(names, release_dir=release_dir, grading_dir=grading_dir)
     for name in names:
-        generate(name, release_dir=release_dir, grading_dir=grading_dir)
         log(f"released {name} -> {os.path.relpath(os.path.join(release_dir, name))}")
     return names
 

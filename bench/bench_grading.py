@@ -94,8 +94,7 @@ def ours(subs, grading, jobs, root=ROOT, extra=(), names=None):
 def stock_setup(names, work):
     """A grading folder prepared for plain nbgrader: the gradebook with every assignment."""
     from autograder.release import generate
-    for n in names:
-        generate(n, release_dir=os.path.join(work, "release"), grading_dir=work)
+    generate(names, release_dir=os.path.join(work, "release"), grading_dir=work)
 
 
 def stock(subs, names, work):
