@@ -4,6 +4,11 @@
 (gradebook.db, every test cell) and the release notebooks of names, built once per release key
 in ``GRADING/.cache/`` (a hash of the source notebooks, the nbgrader configuration and nbgrader's
 version) and reused by later runs. Only the modules someone submitted are built.
+
+``$DEEPTRAIN_TEMPLATE_CACHE`` names a folder that several grading folders of the same course share
+instead (sections graded apart, re-grading in a fresh folder, the test suite): templates are then
+kept for every set of modules and never pruned, and processes that build the same ones at once
+each finish, the first to arrive being kept.
 """
 import contextlib
 import hashlib
@@ -63,27 +68,33 @@ def generate_templates(names, dirs, release_dir, log=print):
 
 def cached_templates(names, grading, log=print):
     """The folder holding the clean template gradebook (gradebook.db) and release/NAME/NAME.ipynb
-    for names, built once per release key in GRADING/.cache/ and reused by later runs."""
+    for names, built once per release key in GRADING/.cache/ (or $DEEPTRAIN_TEMPLATE_CACHE) and
+    reused by later runs. Returns (folder, {name: release key}, whether it was cached)."""
     keys = release_keys(names)
     key = _sha(*sorted(f"{n}={k}" for n, k in keys.items()))[:20]
-    cache = os.path.join(grading, ".cache")
+    shared = os.environ.get("DEEPTRAIN_TEMPLATE_CACHE")
+    cache = shared or os.path.join(grading, ".cache")
     final = os.path.join(cache, f"templates-{key}")
     if os.path.isfile(os.path.join(final, "gradebook.db")):
         return final, keys, True
+    if os.path.isdir(final):        # half made (an older layout, or damaged): never usable
+        shutil.rmtree(final, ignore_errors=True)
     os.makedirs(cache, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="building-", dir=cache)
     try:
         generate_templates(names, [os.path.join(tmp, "grading")], os.path.join(tmp, "release"), log)
-        os.makedirs(final + ".new", exist_ok=True)
-        shutil.move(os.path.join(tmp, "grading", "gradebook.db"), os.path.join(final + ".new", "gradebook.db"))
-        shutil.move(os.path.join(tmp, "release"), os.path.join(final + ".new", "release"))
-        for old in os.listdir(cache):      # earlier releases' templates are of no further use
-            if old.startswith("templates-") and not old.endswith(".new"):
-                shutil.rmtree(os.path.join(cache, old), ignore_errors=True)
-        os.replace(final + ".new", final)
+        built = os.path.join(tmp, "templates")
+        os.makedirs(built)
+        shutil.move(os.path.join(tmp, "grading", "gradebook.db"), os.path.join(built, "gradebook.db"))
+        shutil.move(os.path.join(tmp, "release"), os.path.join(built, "release"))
+        with contextlib.suppress(OSError):     # a folder of that name exists: another process built it first
+            os.rename(built, final)
+        if not shared:      # earlier releases' templates are of no further use in this grading folder
+            for old in os.listdir(cache):
+                if old.startswith("templates-") and os.path.join(cache, old) != final:
+                    shutil.rmtree(os.path.join(cache, old), ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(final + ".new", ignore_errors=True)
     return final, keys, False
 
 

@@ -27,3 +27,15 @@ def pytest_collection_modifyitems(session, config, items):
     with `--dist loadfile` a long file handed out last keeps one worker busy while the other
     waits. The sort is stable: every other test keeps its order."""
     items.sort(key=lambda item: 0 if "09_capstone" in str(item.path) else 1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_template_cache(tmp_path_factory):
+    """Every grading run of the session (both xdist workers, and the grade commands tests start)
+    keeps its assignment templates in one folder: each set of modules is built once, not once per
+    test's grading folder (autograder/templates.py, $DEEPTRAIN_TEMPLATE_CACHE)."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if base.name.startswith("popen-gw") else base
+    os.environ["DEEPTRAIN_TEMPLATE_CACHE"] = str(root / "template-cache")
+    yield
+    os.environ.pop("DEEPTRAIN_TEMPLATE_CACHE", None)

@@ -459,6 +459,11 @@ def scenario(env, hub, users, paths, grader_copy, passwords):
     check(r.status_code == 403, "a student is refused by the formgrader service", status=r.status_code)
     r = ca.request("GET", f"/user/{a}/formgrader", expect=None)
     check(r.status_code == 404, "a student's own server has no formgrader", status=r.status_code)
+    # Validate is served by deeptrain.validate_server (nbgrader's own handler is off): it must load from
+    # the bundle's lib on PYTHONPATH, else the Validate button has no server part at all.
+    r = ca.request("POST", f"/user/{a}/assignments/validate", expect=None, data={"path": "no-such.ipynb"})
+    check(r.status_code == 200 and r.json().get("success") is False,
+          "a student's server answers Validate (deeptrain.validate_server)", status=r.status_code, body=r.text[:300])
     csp = ca.request("GET", f"/user/{a}/api/status").headers.get("Content-Security-Policy", "")
     check("frame-ancestors 'none'" in csp, "students' servers keep frame-ancestors 'none'", csp=csp)
     r = ca.request("GET", f"/user/{b}/api/contents", expect=None)

@@ -163,7 +163,9 @@ def test_the_bundle_gives_students_the_settings_of_make_lab(tmp_path):
     server = json.load(open(tmp_path / "jupyter_server_config.json"))["ServerApp"]["jpserver_extensions"]
     assert server == {"nbgrader.server_extensions.assignment_list": False,
                       "nbgrader.server_extensions.course_list": False,
-                      "nbgrader.server_extensions.formgrader": False}
+                      "nbgrader.server_extensions.formgrader": False,
+                      "nbgrader.server_extensions.validate_assignment": False,   # served by:
+                      "deeptrain.validate_server": True}
     off = json.load(open(tmp_path / "labconfig" / "page_config.json"))["disabledExtensions"]
     assert {f"@jupyter/nbgrader:{p}" for p in ("formgrader", "create-assignment", "menu", "assignment-list",
                                                 "course-list")} <= {k for k, v in off.items() if v}
