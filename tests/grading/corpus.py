@@ -9,6 +9,7 @@ untouched release (``blank``).
 import copy
 import json
 import os
+import re
 
 NAME = "01_unstable_gradients"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -374,6 +375,39 @@ CASES = {f.__name__: f for f in (infinite_loop, unstoppable_loop, os_exit, memor
                                  reads_solutions, vandal, invalid_json, rebind_checks, patch_checks_numpy,
                                  fake_reference, swap_code, ufunc_delegation, raw_ops_delegation,
                                  importlib_delegation, deferred_delegation)}
+
+
+NOISY = '''
+
+def _noisy(f):
+    """Wrap f so that every call makes Keras warn and writes a warning to stderr."""
+    import functools, warnings
+    try:   # a NumPy exercise's clean room has no TensorFlow (autograder/cleanroom.py)
+        import tensorflow as _tf
+    except ImportError:
+        _tf = None
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        if _tf is not None:
+            _tf.keras.layers.Dense(1, input_shape=(1,))      # Keras: "Do not pass an input_shape"
+        warnings.warn("student code: this answer is noisy but correct", UserWarning)
+        return f(*args, **kwargs)
+    return wrapper
+
+'''
+
+
+def noisy_copy(src, dst):
+    """The solution notebook with every answer function wrapped by _noisy."""
+    nb = json.load(open(src))
+    for cell in nb["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if cell["cell_type"] == "code" and meta.get("solution") and not meta.get("grade"):
+            source = "".join(cell["source"])
+            names = re.findall(r"^def ([A-Za-z]\w*)\(", source, flags=re.M)
+            cell["source"] = source + NOISY + "".join(f"{n} = _noisy({n})\n" for n in names)
+    json.dump(nb, open(dst, "w"))
 
 
 def build(dest, cases=None):

@@ -10,6 +10,7 @@ grades, and what the kernel did shows in the feedback. The kernel's own limits (
 interrupt ignored, a memory bomb) are tested on small notebooks in tests/grading/test_execute.py.
 """
 import html
+import json
 import os
 import re
 import shutil
@@ -65,7 +66,7 @@ def _planted_files():
             if os.path.exists(p) and "pwned" in open(p).read()]
 
 
-def _batch(tmp_path_factory, run_notebooks, cases=None):
+def _batch(tmp_path_factory, run_notebooks, cases=None, noisy_keras=False):
     assert not _planted_files(), "a previous run left a planted file"
     subs = tmp_path_factory.mktemp("corpus")
     expected = corpus.build(str(subs), cases=cases)
@@ -73,6 +74,9 @@ def _batch(tmp_path_factory, run_notebooks, cases=None):
         for student in ("solution", "blank"):
             shutil.rmtree(subs / student)
             del expected[student]
+    if noisy_keras:         # the solution, its answers wrapped so that Keras warns and stderr is written
+        (subs / "noisy_keras").mkdir()
+        corpus.noisy_copy(os.path.join(ROOT, "solutions", NAME, f"{NAME}.ipynb"), subs / "noisy_keras" / f"{NAME}.ipynb")
     work = tmp_path_factory.mktemp("grading")
     settings = () if run_notebooks else ("JudgeResults.case_timeout=10", "JudgeResults.runner_timeout=20")
     report = grade(str(subs), names=[NAME], grading=str(work), jobs=2, timeout=30, notebook_timeout=240,
@@ -91,8 +95,8 @@ def batch(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
-    """The kernel's cases, graded with --run-notebooks."""
-    return _batch(tmp_path_factory, True, cases=list(KERNEL_TEXT))
+    """The kernel's cases, and a correct answer that makes Keras warn, graded with --run-notebooks."""
+    return _batch(tmp_path_factory, True, cases=list(KERNEL_TEXT), noisy_keras=True)
 
 
 def _feedback(outcome):
@@ -140,6 +144,19 @@ def test_with_run_notebooks_the_grade_is_the_same_and_the_feedback_shows_the_ker
 def test_with_run_notebooks_cheating_attempts_are_flagged_too(executed, student):
     o = executed[0][student]
     assert o.status == "flagged" and o.review, (o.status, o.review)
+
+
+def test_with_run_notebooks_stderr_is_relabelled_and_a_warning_answer_keeps_full_marks(executed):
+    """The visible checks' stderr shows in the test cells, relabelled; Keras' own warning is silenced
+    by dt.setup(); the answer that warns keeps every point."""
+    outcomes, _, _, work, _ = executed
+    o = outcomes["noisy_keras"]
+    assert o.status == "graded" and o.score == o.max_score > 0, (o.status, o.score, o.max_score, o.message)
+    nb = json.load(open(os.path.join(work, "autograded", "noisy_keras", NAME, f"{NAME}.ipynb")))
+    texts = ["".join(out.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
+             and c["metadata"].get("nbgrader", {}).get("grade") for out in c.get("outputs", [])]
+    assert any("[stderr]" in t and "noisy but correct" in t for t in texts), texts
+    assert not any("input_shape" in t for t in texts), "the Keras warning should be silenced by dt.setup()"
 
 
 def test_with_run_notebooks_the_guard_reports_what_it_put_back(executed):

@@ -3,56 +3,19 @@
 Three students submit the whole course: the solutions (full autograded marks), the
 untouched release (zero), and the solutions with code that makes TensorFlow warn and
 writes a warning to stderr while the tests run (still full marks). Graded as by default:
-the clean room runs the answer cells, no notebook is executed in a kernel. The noisy copy of
-one module is also graded with --run-notebooks: its test cells then show what the visible
-checks wrote to stderr, relabelled, and nothing of Keras' own warnings.
+the clean room runs the answer cells, no notebook is executed in a kernel. (The noisy copy of
+module 01 graded with --run-notebooks is in test_hostile.py's kernel batch.)
 """
 import json
 import os
-import re
 
 import pytest
 
+from corpus import noisy_copy
 from autograder import COURSE, SOLUTIONS, assignments
 from autograder.grade import grade
 
 pytestmark = pytest.mark.slow
-
-NOISY = '''
-
-def _noisy(f):
-    """Wrap f so that every call makes Keras warn and writes a warning to stderr."""
-    import functools, warnings
-    try:   # a NumPy exercise's clean room has no TensorFlow (autograder/cleanroom.py)
-        import tensorflow as _tf
-    except ImportError:
-        _tf = None
-
-    @functools.wraps(f)
-    def wrapper(*args, **kwargs):
-        if _tf is not None:
-            _tf.keras.layers.Dense(1, input_shape=(1,))      # Keras: "Do not pass an input_shape"
-        warnings.warn("student code: this answer is noisy but correct", UserWarning)
-        return f(*args, **kwargs)
-    return wrapper
-
-'''
-
-
-def noisy_copy(src, dst):
-    """The solution notebook with every answer function wrapped by _noisy."""
-    nb = json.load(open(src))
-    for cell in nb["cells"]:
-        meta = cell["metadata"].get("nbgrader", {})
-        if cell["cell_type"] == "code" and meta.get("solution") and not meta.get("grade"):
-            source = "".join(cell["source"])
-            names = re.findall(r"^def ([A-Za-z]\w*)\(", source, flags=re.M)
-            cell["source"] = source + NOISY + "".join(f"{n} = _noisy({n})\n" for n in names)
-    json.dump(nb, open(dst, "w"))
-
-
-KERNEL_MODULE = "01_unstable_gradients"     # its Keras exercise makes the noisy copy's Keras warn
-
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
@@ -105,27 +68,6 @@ def test_by_default_no_notebook_ran_in_a_kernel(graded):
         texts = _graded_texts(work, "solution", name)
         assert texts and any("points" in t for t in texts), name
         assert not any("Visible checks passed" in t or "Output of the code in this cell" in t for t in texts), name
-
-
-@pytest.fixture(scope="module")
-def executed(tmp_path_factory):
-    """The noisy copy of one module, graded with --run-notebooks."""
-    subs = tmp_path_factory.mktemp("submissions-kernel")
-    (subs / "noisy").mkdir()
-    noisy_copy(os.path.join(SOLUTIONS, KERNEL_MODULE, f"{KERNEL_MODULE}.ipynb"), subs / "noisy" / f"{KERNEL_MODULE}.ipynb")
-    work = tmp_path_factory.mktemp("grading-kernel")
-    report = grade(str(subs), names=[KERNEL_MODULE], grading=str(work), log=print, jobs=1, run_notebooks=True,
-                   class_report=False)
-    return report.outcomes[0], work
-
-
-def test_with_run_notebooks_stderr_is_relabelled_and_keeps_full_marks(executed):
-    o, work = executed
-    assert o.status == "graded" and o.score == o.max_score > 0, (o.status, o.score, o.max_score, o.message)
-    # The warning really reached stderr while the kernel ran the visible checks (relabelled, not lost).
-    texts = _graded_texts(work, "noisy", KERNEL_MODULE)
-    assert any("[stderr]" in t and "noisy but correct" in t for t in texts), texts
-    assert not any("input_shape" in t for t in texts), "the Keras warning should be silenced by dt.setup()"
 
 
 def test_feedback_never_shows_hidden_tests(graded):
