@@ -46,7 +46,7 @@ class Recorded(BaseException):
 def load_data(seed=0):
     """The capstone's data: ``(X_train, y_train), (X_valid, y_valid)``.
 
-    X float32 of shape (10000, 28, 28) and (5000, 28, 28), scaled to [0, 1]; y uint8 class
+    X float32 of shape (5000, 28, 28) and (5000, 28, 28), scaled to [0, 1]; y uint8 class
     indices. The training split is a seeded subset of Fashion-MNIST's 55,000 training images,
     the validation split is the usual last 5,000. The test split is not returned: the grader
     keeps it.

@@ -35,8 +35,8 @@ import math
 import re
 import time
 
-N_TRAIN = 10_000               # training images the capstone gets (a seeded subset of the 55,000)
-BUDGET_EXAMPLES = 20_000       # examples that may be seen in training: 2 epochs of N_TRAIN
+N_TRAIN = 5_000                # training images the capstone gets (a seeded subset of the 55,000)
+BUDGET_EXAMPLES = 20_000       # examples that may be seen in training: 4 epochs of N_TRAIN
 DEPTH, WIDTH = 20, 100         # the fixed network: 20 hidden Dense layers of 100 units (Geron, ch. 11, ex. 8)
 N_CLASSES = 10
 GRADING_RUNS = 3               # the grade is the mean test accuracy of this many runs (seeds base, base+1, ...)
@@ -49,7 +49,12 @@ MAX_SHAPE_LIST = 4             # a shape, an axis list, a factor range
 MAX_BATCH = 8192
 
 # The scale (test accuracy, mean of the grading runs -> points): set from measurements, see
-# BENCHMARKS.md ("The capstone's scale"). Keras' defaults in the fixed network land near 2 points.
+# BENCHMARKS.md ("The capstone's scale"). Measured: Keras' defaults in the fixed network 0.659
+# (runs 0.635 to 0.673: 1.3 points, no run above 2.4); He + cosine decay, the course's lessons
+# combined, 0.781 (10 points); the solution 0.794. LOW sits just above the defaults' worst run, so
+# that their best run stays under 3 points; HIGH just under the course combination's mean, so that
+# it earns every point; each single technique that pays alone (He, batch normalization, a schedule)
+# then earns 3 to 6 points more than the defaults.
 POINTS = 10
 LOW = 0.640                    # 0 points
 HIGH = 0.780                   # POINTS points
