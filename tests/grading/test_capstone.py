@@ -418,6 +418,15 @@ def test_the_record_is_what_the_replay_measures_and_the_defaults_stay_low(live, 
     assert R.points_for(live["defaults"]["accuracy"]) <= 3, live
 
 
+def test_the_grader_s_runs_side_by_side_give_the_runs_in_a_row(live, data):
+    """The grader trains each seed in a process of its own (autograder/capstone_replay.py); the runs
+    are the ones replay() trains in a row in one process, to the last digit (training is deterministic)."""
+    report = m09.run_replay(json.dumps(recipe_of(_bench().recipe(), data)))
+    assert report["accuracies"] == live["defaults"]["accuracies"], (report, live["defaults"])
+    assert report["seeds"] == list(R.grading_seeds(0)) and report["examples_seen"] == R.BUDGET_EXAMPLES
+    assert report["steps"] == live["defaults"]["steps"] and not report["stopped_by_wall_cap"]
+
+
 @pytest.mark.slow
 def test_the_paying_techniques_pay_live(live, scale, data):
     """The techniques that pay alone and the course's combination, replayed here as the grader does:
