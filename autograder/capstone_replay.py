@@ -12,14 +12,17 @@ clean state per submission and a hard time limit. The last line of stdout is the
 {"accuracy" (the mean), "accuracies", "seeds", "spread", "examples_seen", "steps", "seconds"
 (training, all runs), "stopped_by_wall_cap", "params"} or {"error"}.
 
-The runs train side by side, one process per grading seed (``--run SEED``; this process only
-starts them and merges their reports, without TensorFlow): one Keras training run of this small
-network keeps about one core busy, so on two cores three runs side by side take about the time of
-two in a row (the replay of Keras' defaults: 19.5 s instead of 25.8 s in a row; the solution 16.7 s
-instead of 20.3 s; idle 2-core machine).
+The runs are spread over ``$DEEPTRAIN_REPLAY_PROCESSES`` processes (``--run SEED[,SEED...]``; this
+process only starts them and merges their reports, without TensorFlow). One Keras training run of
+this small network keeps about one core busy, so on an idle two-core machine three processes side by
+side replay faster (Keras' defaults: 19.5 s instead of 25.8 s in a row; the solution 16.7 s instead of
+20.3 s). But each process pays TensorFlow's import and the data again, and while grading, the other
+workers keep the cores busy anyway: one student's modules 01-09 on 2 workers took 28.8-33.3 s with
+three processes against 25.4-30.3 s with one (BENCHMARKS.md). So the default is one process, the runs
+in a row (a class's throughput); 3 gives one submission its fastest replay on an idle machine.
 A run's numbers do not depend on it: each run seeds itself (``keras.utils.set_random_seed``) after
 a fresh session, with TensorFlow's op determinism on, in a process or after other runs alike
-(tests/grading/test_capstone.py compares). Each run has the whole wall-clock cap ``WALL_CAP_S``.
+(tests/grading/test_capstone.py compares). A process's runs share the wall-clock cap ``WALL_CAP_S``.
 """
 import json
 import os
@@ -28,6 +31,7 @@ import sys
 
 SEED_VARIABLE = "DEEPTRAIN_CAPSTONE_SEED"   # an instructor may choose the grading seed
 DEFAULT_SEED = 0
+PROCESSES_VARIABLE = "DEEPTRAIN_REPLAY_PROCESSES"   # processes the grading runs are spread over (module docstring)
 RUN_TIMEOUT_S = 60.0                        # beyond the wall-clock cap: TensorFlow's start-up, the test split
 
 
@@ -35,8 +39,8 @@ def grading_seed():
     return int(os.environ.get(SEED_VARIABLE, DEFAULT_SEED))
 
 
-def run_one(seed, text):
-    """One grading run (this process): the replay's report for `seed`, or {"error"}."""
+def run_one(seeds, text):
+    """The grading runs of `seeds` (a tuple), in a row in this process: the replay's report, or {"error"}."""
     import deeptrain as dt
     from deeptrain import capstone_recipe as R
     dt.setup(seed=grading_seed())    # quiet TensorFlow, deterministic ops: the same recipe, the same grade
@@ -44,7 +48,7 @@ def run_one(seed, text):
     try:
         recipe = json.loads(text)
         (X_train, y_train), (X_valid, y_valid), (X_test, y_test) = load_fashion_mnist(n_train=R.N_TRAIN, seed=0)
-        return R.replay(recipe, X_train, y_train, X_valid, y_valid, X_test, y_test, seeds=(seed,))
+        return R.replay(recipe, X_train, y_train, X_valid, y_valid, X_test, y_test, seeds=tuple(seeds))
     except R.RecipeError as e:
         return {"error": str(e)}
     except ValueError as e:             # not JSON
@@ -52,16 +56,26 @@ def run_one(seed, text):
 
 
 def merge(reports):
-    """One report from the runs' reports (one seed each), as ``capstone_recipe.replay`` gives for all seeds."""
+    """One report from the processes' reports (each of one or more seeds), in the order of the seeds,
+    as ``capstone_recipe.replay`` gives for all seeds in one process."""
     for r in reports:
         if "error" in r:
             return {"error": r["error"]}
-    accuracies = [r["accuracies"][0] for r in reports]
+    runs = sorted((s, a) for r in reports for s, a in zip(r["seeds"], r["accuracies"]))
+    accuracies = [a for _, a in runs]
     return {"accuracy": sum(accuracies) / len(accuracies), "accuracies": accuracies,
-            "seeds": [r["seeds"][0] for r in reports], "spread": max(accuracies) - min(accuracies),
+            "seeds": [s for s, _ in runs], "spread": max(accuracies) - min(accuracies),
             "examples_seen": reports[-1]["examples_seen"], "steps": reports[-1]["steps"],
             "seconds": sum(r["seconds"] for r in reports),
             "stopped_by_wall_cap": any(r["stopped_by_wall_cap"] for r in reports), "params": reports[-1]["params"]}
+
+
+def processes():
+    """How many processes the grading runs are spread over ($DEEPTRAIN_REPLAY_PROCESSES, default 1)."""
+    try:
+        return max(1, int(os.environ.get(PROCESSES_VARIABLE, "1")))
+    except ValueError:
+        return 1
 
 
 def run_all(text):
@@ -71,12 +85,14 @@ def run_all(text):
     from deeptrain.capstone_recipe import WALL_CAP_S, grading_seeds        # no TensorFlow in this process
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     with tempfile.TemporaryDirectory() as tmp:
-        runs = []
-        for seed in grading_seeds(grading_seed()):
-            files = [open(os.path.join(tmp, f"{seed}.{part}"), "w+") for part in ("in", "out", "err")]
+        runs, seeds = [], list(grading_seeds(grading_seed()))
+        n = min(processes(), len(seeds))
+        for i, group in enumerate(seeds[k::n] for k in range(n)):
+            files = [open(os.path.join(tmp, f"{i}.{part}"), "w+") for part in ("in", "out", "err")]
             files[0].write(text)
             files[0].seek(0)
-            runs.append((subprocess.Popen([sys.executable, "-m", "autograder.capstone_replay", "--run", str(seed)],
+            runs.append((subprocess.Popen([sys.executable, "-m", "autograder.capstone_replay", "--run",
+                                           ",".join(map(str, group))],
                                           stdin=files[0], stdout=files[1], stderr=files[2], text=True, env=env),
                          files))
         deadline = time.monotonic() + WALL_CAP_S + RUN_TIMEOUT_S
@@ -107,7 +123,7 @@ def run_all(text):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     text = sys.stdin.read()
-    report = run_one(int(argv[1]), text) if argv[:1] == ["--run"] else run_all(text)
+    report = run_one([int(x) for x in argv[1].split(",")], text) if argv[:1] == ["--run"] else run_all(text)
     sys.stdout.write(json.dumps(report) + "\n")
 
 

@@ -1,8 +1,8 @@
 """Verdict of 09_capstone: points from the test accuracy of the recipe, trained again by the grader.
 
 The kernel only hands over the recipe ``build_and_train`` wrote down (``deeptrain.capstone``).
-Here it is trained from scratch in processes of its own (``autograder/capstone_replay.py``), once
-per grading seed, side by side (``GRADING_RUNS`` runs: one run's luck moves a grade by more than a point), and
+Here it is trained from scratch in a process of its own (``autograder/capstone_replay.py``; or
+several, side by side), once per grading seed (``GRADING_RUNS`` runs: one run's luck moves a grade by more than a point), and
 the mean test accuracy is scored linearly between the scale's two anchors (``LOW``: 0 points;
 ``HIGH``: full points; set from the measurements in BENCHMARKS.md, "The capstone's scale"), with a
 message saying where each run landed.
