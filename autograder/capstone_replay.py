@@ -17,8 +17,8 @@ process only starts them and merges their reports, without TensorFlow). One Kera
 this small network keeps about one core busy, so on an idle two-core machine three processes side by
 side replay faster (Keras' defaults: 19.5 s instead of 25.8 s in a row; the solution 16.7 s instead of
 20.3 s). But each process pays TensorFlow's import and the data again, and while grading, the other
-workers keep the cores busy anyway: one student's modules 01-09 on 2 workers took 28.8-33.3 s with
-three processes against 25.4-30.3 s with one (BENCHMARKS.md). So the default is one process, the runs
+workers keep the cores busy anyway: one student's modules 01-09 on 2 workers took 31.1-32.3 s with
+three processes against 29.8-30.1 s with one (`bench.bench_grading --before`, one run). So the default is one process, the runs
 in a row (a class's throughput); 3 gives one submission its fastest replay on an idle machine.
 A run's numbers do not depend on it: each run seeds itself (``keras.utils.set_random_seed``) after
 a fresh session, with TensorFlow's op determinism on, in a process or after other runs alike
