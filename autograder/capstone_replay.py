@@ -79,7 +79,7 @@ def processes():
 
 
 def run_all(text):
-    """Start one process per grading seed, side by side, and merge their reports."""
+    """Spread the grading seeds over processes(), side by side, and merge their reports."""
     import tempfile
     import time
     from deeptrain.capstone_recipe import WALL_CAP_S, grading_seeds        # no TensorFlow in this process

@@ -136,7 +136,7 @@ EXPLAIN = (
     "images and 4 epochs was chosen over it because the schedule, a lesson of its own in the course, pays "
     "there and the course's combination is steadier (He + cosine: spread 0.010 against 0.021); its margins "
     "are thinner for batch normalization (0.006 over the spread) and the schedule (0.004). A cheaper budget, "
-    "the way to a replay under 20 s before its runs trained side by side (3,000 images, 12,000 examples, 4 epochs: "
+    "the way to a replay under 20 s in one process (3,000 images, 12,000 examples, 4 epochs: "
     "probes below), makes the defaults' spread 0.074, and no single technique pays there, not even He's "
     "initialization (+0.070). *Batch normalization* pays alone on the defaults but not on top of He's "
     "initialization (He + BN 0.693 against He alone 0.743; He + BN + cosine 0.643 against He + cosine 0.781): the "
