@@ -20,14 +20,14 @@ from . import COURSE, assignments
 from .nb import run_nbgrader
 
 
-def generate(assignments_, release_dir=COURSE, grading_dir=None):
-    """Run generate_assignment for the given assignments into release_dir/NAME/. Raises on failure.
+def generate(names, release_dir=COURSE, grading_dir=None):
+    """Run generate_assignment for names (one assignment id, or a list) into release_dir/NAME/. Raises on failure.
 
     One nbgrader process for all of them when they are the whole course (nbgrader reads the
     assignment id as a glob): its start-up and gradebook checks cost about 3 s a process, so the
     course's ten releases take 7 s instead of 32 s.
     """
-    names = [assignments_] if isinstance(assignments_, str) else list(assignments_)
+    names = [names] if isinstance(names, str) else list(names)
     pattern = "[0-9][0-9]_*" if len(names) > 1 and sorted(names) == assignments() else None
     for ids in ([pattern] if pattern else names):
         result = run_nbgrader(["generate_assignment", ids, "--force",

@@ -410,6 +410,13 @@ def noisy_copy(src, dst):
     json.dump(nb, open(dst, "w"))
 
 
+def graded_texts(work, student, name=NAME):
+    """The text outputs of the graded test cells in the autograded notebook of student for name."""
+    nb = json.load(open(os.path.join(work, "autograded", student, name, f"{name}.ipynb")))
+    return ["".join(out.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
+            for out in c.get("outputs", []) if c["metadata"].get("nbgrader", {}).get("grade")]
+
+
 def build(dest, cases=None):
     """Write dest/<case>/01_unstable_gradients.ipynb for each case (and 'solution', 'blank').
 

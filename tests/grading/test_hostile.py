@@ -10,7 +10,6 @@ grades, and what the kernel did shows in the feedback. The kernel's own limits (
 interrupt ignored, a memory bomb) are tested on small notebooks in tests/grading/test_execute.py.
 """
 import html
-import json
 import os
 import re
 import shutil
@@ -152,9 +151,7 @@ def test_with_run_notebooks_stderr_is_relabelled_and_a_warning_answer_keeps_full
     outcomes, _, _, work, _ = executed
     o = outcomes["noisy_keras"]
     assert o.status == "graded" and o.score == o.max_score > 0, (o.status, o.score, o.max_score, o.message)
-    nb = json.load(open(os.path.join(work, "autograded", "noisy_keras", NAME, f"{NAME}.ipynb")))
-    texts = ["".join(out.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
-             and c["metadata"].get("nbgrader", {}).get("grade") for out in c.get("outputs", [])]
+    texts = corpus.graded_texts(work, "noisy_keras")
     assert any("[stderr]" in t and "noisy but correct" in t for t in texts), texts
     assert not any("input_shape" in t for t in texts), "the Keras warning should be silenced by dt.setup()"
 

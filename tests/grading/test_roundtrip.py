@@ -6,12 +6,11 @@ writes a warning to stderr while the tests run (still full marks). Graded as by 
 the clean room runs the answer cells, no notebook is executed in a kernel. (The noisy copy of
 module 01 graded with --run-notebooks is in test_hostile.py's kernel batch.)
 """
-import json
 import os
 
 import pytest
 
-from corpus import noisy_copy
+from corpus import graded_texts, noisy_copy
 from autograder import COURSE, SOLUTIONS, assignments
 from autograder.grade import grade
 
@@ -54,18 +53,12 @@ def test_correct_answer_that_warns_keeps_full_marks(graded, name):
     assert o.score == o.max_score, f"{name}: {o.score}/{o.max_score}"
 
 
-def _graded_texts(work, student, name):
-    nb = json.load(open(os.path.join(work, "autograded", student, name, f"{name}.ipynb")))
-    return ["".join(out.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
-            for out in c.get("outputs", []) if c["metadata"].get("nbgrader", {}).get("grade")]
-
-
 def test_by_default_no_notebook_ran_in_a_kernel(graded):
     """The visible checks print "Visible checks passed." when a kernel runs them: nothing of them is in
     the graded notebooks, only the verdicts (points and messages)."""
     outcomes, work = graded
     for name in assignments():
-        texts = _graded_texts(work, "solution", name)
+        texts = graded_texts(work, "solution", name)
         assert texts and any("points" in t for t in texts), name
         assert not any("Visible checks passed" in t or "Output of the code in this cell" in t for t in texts), name
 
