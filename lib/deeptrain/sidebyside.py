@@ -18,6 +18,8 @@ The models are trained in place (the objects passed in), and can be used one by 
 each is then compiled on its own (same loss and metrics, Keras' default optimizer), so that
 ``evaluate`` works as after a plain ``fit`` (compile it again before training it on its own).
 """
+import types
+
 from ._setup import import_tensorflow
 
 
@@ -37,11 +39,42 @@ def combine(models):
     return keras.Model(inputs, outputs)
 
 
+def _own_optimizers_train_step(together, groups, optimizers):
+    """Give the combined model a train step in which optimizers[i] updates only groups[i].
+
+    groups: one list of trainable variables per model; optimizers: one built Keras optimizer per model.
+    The step is Keras' own (TensorFlow backend, keras/src/backend/tensorflow/trainer.py), except the
+    update: the gradient of the summed loss with respect to a model's variables is that model's own
+    gradient (no weight is shared), so each optimizer sees exactly what it would see alone.
+    """
+    tf = import_tensorflow()
+    from keras.src.trainers.data_adapters import data_adapter_utils
+
+    def train_step(self, data):
+        x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+            self._loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])
+        variables = [v for group in groups for v in group]
+        gradients = tape.gradient(loss, variables)
+        start = 0
+        for group, optimizer in zip(groups, optimizers):        # each optimizer, its own model's slice
+            optimizer.apply_gradients(zip(gradients[start:start + len(group)], group))
+            start += len(group)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    together.train_step = types.MethodType(train_step, together)
+
+
 def fit(models, X, y, *, optimizer, loss, metrics=(), validation_data=None, loss_weights=None, **fit_kwargs):
-    """Train the models side by side with one optimizer; returns one history dict per model.
+    """Train the models side by side; returns one history dict per model.
 
     models: built Keras models with the same input shape (trained in place). X, y: the training data
-    (the same targets for every model). optimizer: a fresh Keras optimizer, without global_clipnorm.
+    (the same targets for every model). optimizer: a fresh Keras optimizer shared by all the models
+    (without global_clipnorm), or a list of fresh optimizers, one per model, each updating only its
+    own model's weights (so models with different optimizers, learning rates or schedules train in one
+    fit; callbacks that change ``model.optimizer`` then reach only the first model's optimizer).
     loss, metrics: as for a single model. validation_data: (X_valid, y_valid) or None. Other keyword
     arguments go to ``fit`` (epochs, batch_size, shuffle, callbacks, ...). loss_weights: None, or one
     factor per model multiplying its loss, hence its gradient: with plain SGD (no momentum, no
@@ -49,14 +82,24 @@ def fit(models, X, y, *, optimizer, loss, metrics=(), validation_data=None, loss
     one per model, with the keys a single model's History would have (loss, accuracy, val_loss, ...);
     each also answers ``.history``, like the History that ``model.fit`` returns.
     """
-    if getattr(optimizer, "global_clipnorm", None):
+    optimizers = list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer]
+    if isinstance(optimizer, (list, tuple)) and len(optimizers) != len(models):
+        raise ValueError(f"{len(optimizers)} optimizers for {len(models)} models: give one per model")
+    if len(set(map(id, optimizers))) != len(optimizers):
+        raise ValueError("the same optimizer object appears twice in the list: give each model a fresh one")
+    if not isinstance(optimizer, (list, tuple)) and getattr(optimizer, "global_clipnorm", None):
         raise ValueError("global_clipnorm measures the norm over all the models' weights together: "
-                         "train such models one by one")
+                         "train such models one by one, or give each model its own optimizer")
     names = [f"m{i}" for i in range(len(models))]
     together = combine(models)
-    together.compile(optimizer=optimizer, loss={n: loss for n in names},
+    together.compile(optimizer=optimizers[0], loss={n: loss for n in names},
                      loss_weights=None if loss_weights is None else dict(zip(names, map(float, loss_weights))),
                      metrics={n: list(metrics) for n in names} if metrics else None)
+    if len(optimizers) > 1:
+        groups = [list(model.trainable_variables) for model in models]
+        for group, own in zip(groups, optimizers):
+            own.build(group)                      # its slots now, not inside the traced train step
+        _own_optimizers_train_step(together, groups, optimizers)
     if validation_data is not None:
         X_valid, y_valid = validation_data
         validation_data = (X_valid, {n: y_valid for n in names})

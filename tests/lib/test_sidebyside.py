@@ -82,3 +82,41 @@ def test_each_model_can_be_evaluated_afterwards_and_its_history_answers_dot_hist
     p = models[1](X, training=False).numpy()
     assert loss == pytest.approx(-np.mean(np.log(p[np.arange(32), y])), rel=1e-4)
     assert histories[1].history is histories[1] and len(histories[1].history["loss"]) == 1
+
+
+def test_each_model_with_its_own_optimizer_moves_as_it_would_alone():
+    """Oracle: a plain model.fit per model with that model's optimizer (different rules, rates, a
+    schedule and a global_clipnorm, which is per model here), on the same mini-batches."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(96, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 96)
+    makers = [lambda: keras.optimizers.SGD(0.1, momentum=0.9),
+              lambda: keras.optimizers.Adam(0.01),
+              lambda: keras.optimizers.RMSprop(keras.optimizers.schedules.ExponentialDecay(0.01, 3, 0.5)),
+              lambda: keras.optimizers.SGD(0.5, global_clipnorm=0.1)]
+    alone = []
+    for seed, make in enumerate(makers):
+        model = _model(seed, batch_norm=seed == 1)
+        model.compile(optimizer=make(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        alone.append((model.fit(X, y, epochs=2, batch_size=32, shuffle=False, verbose=0,
+                                validation_data=(X[:20], y[:20])).history, model.get_weights()))
+    models = [_model(seed, batch_norm=seed == 1) for seed in range(len(makers))]
+    histories = sidebyside.fit(models, X, y, optimizer=[make() for make in makers],
+                               loss="sparse_categorical_crossentropy", metrics=["accuracy"], epochs=2,
+                               batch_size=32, shuffle=False, verbose=0, validation_data=(X[:20], y[:20]))
+    for i, ((history, weights), model, together) in enumerate(zip(alone, models, histories)):
+        assert sorted(together) == sorted(history)
+        for key in history:
+            np.testing.assert_allclose(together[key], history[key], rtol=1e-4, atol=1e-6, err_msg=f"model {i}: {key}")
+        for w_alone, w_together in zip(weights, model.get_weights()):
+            np.testing.assert_allclose(w_together, w_alone, rtol=1e-4, atol=1e-6, err_msg=f"model {i}")
+
+
+def test_optimizer_lists_are_checked():
+    models = [_model(0), _model(1)]
+    X, y = np.zeros((4, 6), np.float32), np.zeros(4, int)
+    with pytest.raises(ValueError, match="one per model"):
+        sidebyside.fit(models, X, y, optimizer=[keras.optimizers.SGD(0.1)], loss="sparse_categorical_crossentropy")
+    shared = keras.optimizers.SGD(0.1)
+    with pytest.raises(ValueError, match="fresh one"):
+        sidebyside.fit(models, X, y, optimizer=[shared, shared], loss="sparse_categorical_crossentropy")
