@@ -67,7 +67,58 @@ def _own_optimizers_train_step(together, groups, optimizers):
     together.train_step = types.MethodType(train_step, together)
 
 
-def fit(models, X, y, *, optimizer, loss, metrics=(), validation_data=None, loss_weights=None, **fit_kwargs):
+def own_logs(logs, name, alone=False):
+    """The entries of the combined model's logs that belong to output `name` ("m0", ...), unprefixed.
+
+    logs: {"m0_loss": ..., "val_m0_loss": ..., "loss": ...}. alone: True when there is one model only
+    (Keras does not prefix the metrics of a single output). Returns {"loss": ..., "val_loss": ...}.
+    """
+    own = {}
+    for key, value in (logs or {}).items():
+        prefix = "val_" if key.startswith("val_") else ""
+        rest = key[len(prefix):]
+        if rest.startswith(f"{name}_"):
+            own[prefix + rest[len(name) + 1:]] = value
+        elif alone:
+            own.setdefault(key, value)
+    return own
+
+
+def _own_view(callbacks, name, optimizer, alone):
+    """One callback that shows `callbacks` a single model: `optimizer` as model.optimizer, own logs.
+
+    So that a learning-rate callback (LearningRateScheduler, ReduceLROnPlateau, ...) acts on one
+    model's optimizer and reads that model's loss. Callbacks that need more of the model (weights,
+    stop_training) are not supported this way.
+    """
+    keras = import_tensorflow().keras
+    view = types.SimpleNamespace(optimizer=optimizer, stop_training=False)
+    hooks = ["on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+             "on_train_batch_begin", "on_train_batch_end"]
+
+    class OwnView(keras.callbacks.Callback):
+        def set_model(self, model):
+            super().set_model(model)
+            for callback in callbacks:
+                callback.set_model(view)
+
+    def forward(hook):
+        with_index = hook not in ("on_train_begin", "on_train_end")      # (epoch or batch, logs) or (logs)
+
+        def method(self, *args, **kwargs):
+            index = args[:1] if with_index else ()
+            logs = kwargs.get("logs", args[1] if with_index and len(args) > 1 else args[0] if args and not with_index else None)
+            for callback in callbacks:
+                getattr(callback, hook)(*index, logs=own_logs(logs, name, alone))
+        return method
+
+    for hook in hooks:
+        setattr(OwnView, hook, forward(hook))
+    return OwnView()
+
+
+def fit(models, X, y, *, optimizer, loss, metrics=(), validation_data=None, loss_weights=None,
+        model_callbacks=None, **fit_kwargs):
     """Train the models side by side; returns one history dict per model.
 
     models: built Keras models with the same input shape (trained in place). X, y: the training data
@@ -81,6 +132,8 @@ def fit(models, X, y, *, optimizer, loss, metrics=(), validation_data=None, loss
     clipping) a factor k trains that model as a learning rate k times larger would. Returns a list of dicts,
     one per model, with the keys a single model's History would have (loss, accuracy, val_loss, ...);
     each also answers ``.history``, like the History that ``model.fit`` returns.
+    model_callbacks: None, or one list of callbacks per model (with a list of optimizers) that see that
+    model alone: its optimizer as ``model.optimizer`` and its own logs (learning-rate callbacks).
     """
     optimizers = list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer]
     if isinstance(optimizer, (list, tuple)) and len(optimizers) != len(models):
@@ -100,6 +153,12 @@ def fit(models, X, y, *, optimizer, loss, metrics=(), validation_data=None, loss
         for group, own in zip(groups, optimizers):
             own.build(group)                      # its slots now, not inside the traced train step
         _own_optimizers_train_step(together, groups, optimizers)
+    if model_callbacks is not None:
+        if len(model_callbacks) != len(models) or len(optimizers) != len(models):
+            raise ValueError("model_callbacks needs one list per model and one optimizer per model")
+        views = [_own_view(list(own), n, opt, len(models) == 1)
+                 for own, n, opt in zip(model_callbacks, names, optimizers) if own]
+        fit_kwargs["callbacks"] = list(fit_kwargs.get("callbacks") or []) + views
     if validation_data is not None:
         X_valid, y_valid = validation_data
         validation_data = (X_valid, {n: y_valid for n in names})
@@ -107,13 +166,5 @@ def fit(models, X, y, *, optimizer, loss, metrics=(), validation_data=None, loss
     out = []
     for n, model in zip(names, models):
         model.compile(loss=loss, metrics=list(metrics))     # for evaluate(); compile again before training it alone
-        own = History()
-        for key, values in history.items():
-            prefix = "val_" if key.startswith("val_") else ""
-            name = key[len(prefix):]
-            if name.startswith(f"{n}_"):
-                own[prefix + name[len(n) + 1:]] = list(values)
-            elif len(models) == 1:        # Keras does not prefix the metrics of a single output
-                own.setdefault(key, list(values))
-        out.append(own)
+        out.append(History({key: list(values) for key, values in own_logs(history, n, len(models) == 1).items()}))
     return out

@@ -120,3 +120,46 @@ def test_optimizer_lists_are_checked():
     shared = keras.optimizers.SGD(0.1)
     with pytest.raises(ValueError, match="fresh one"):
         sidebyside.fit(models, X, y, optimizer=[shared, shared], loss="sparse_categorical_crossentropy")
+
+
+class _Rates(keras.callbacks.Callback):
+    """Records model.optimizer's learning rate and the val_loss the callback is shown after every epoch."""
+
+    def on_train_begin(self, logs=None):
+        self.rates, self.val_losses = [], []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+        self.val_losses.append(logs["val_loss"])
+
+
+def test_model_callbacks_act_on_their_own_models_optimizer_and_logs():
+    """Oracle: model.fit alone with the same learning-rate callbacks. ReduceLROnPlateau must read its
+    own model's val_loss (the two models' losses differ), the scheduler its own optimizer's rate."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(64, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+
+    def callbacks():
+        return [[keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=0, min_delta=10.0), _Rates()],
+                [keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.2 * 0.5 ** epoch), _Rates()]]
+
+    alone_runs = callbacks()
+    alone = []
+    for seed, own in enumerate(alone_runs):
+        model = _model(seed)
+        model.compile(optimizer=keras.optimizers.SGD(0.2, momentum=0.9), loss="sparse_categorical_crossentropy")
+        model.fit(X, y, epochs=3, batch_size=16, shuffle=False, verbose=0, validation_data=(X[:16], y[:16]), callbacks=own)
+        alone.append(model.get_weights())
+    together_runs = callbacks()
+    models = [_model(0), _model(1)]
+    sidebyside.fit(models, X, y, optimizer=[keras.optimizers.SGD(0.2, momentum=0.9) for _ in models],
+                   loss="sparse_categorical_crossentropy", epochs=3, batch_size=16, shuffle=False, verbose=0,
+                   validation_data=(X[:16], y[:16]), model_callbacks=together_runs)
+    assert min(alone_runs[0][1].rates) < 0.2          # the plateau callback did cut the rate (min_delta 10)
+    for i in range(2):
+        np.testing.assert_allclose(together_runs[i][1].rates, alone_runs[i][1].rates, rtol=1e-6, err_msg=f"model {i}")
+        np.testing.assert_allclose(together_runs[i][1].val_losses, alone_runs[i][1].val_losses, rtol=1e-4,
+                                   err_msg=f"model {i}: the logs shown to its callbacks")
+        for w_alone, w_together in zip(alone[i], models[i].get_weights()):
+            np.testing.assert_allclose(w_together, w_alone, rtol=1e-4, atol=1e-6, err_msg=f"model {i}")
