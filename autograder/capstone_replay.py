@@ -12,17 +12,18 @@ clean state per submission and a hard time limit. The last line of stdout is the
 {"accuracy" (the mean), "accuracies", "seeds", "spread", "examples_seen", "steps", "seconds"
 (training, all runs), "stopped_by_wall_cap", "params"} or {"error"}.
 
-The runs are in a row in this process, or spread over ``$DEEPTRAIN_REPLAY_PROCESSES`` processes
-(``--run SEED[,SEED...]``; this process then only starts them and merges their reports, without TensorFlow). One Keras training run of
-this small network keeps about one core busy, so on an idle two-core machine three processes side by
-side replay faster (Keras' defaults: 19.5 s instead of 25.8 s in a row; the solution 16.7 s instead of
-20.3 s). But each process pays TensorFlow's import and the data again, and while grading, the other
-workers keep the cores busy anyway: one student's modules 01-09 on 2 workers took 31.1-32.3 s with
-three processes against 29.8-30.1 s with one (`bench.bench_grading --before`, one run). So the default is one process, the runs
-in a row (a class's throughput); 3 gives one submission its fastest replay on an idle machine.
-A run's numbers do not depend on it: each run seeds itself (``keras.utils.set_random_seed``) after
-a fresh session, with TensorFlow's op determinism on, in a process or after other runs alike
-(tests/grading/test_capstone.py compares). A process's runs share the wall-clock cap ``WALL_CAP_S``.
+The runs are in a row in this process (the default), or spread over ``$DEEPTRAIN_REPLAY_PROCESSES``
+processes (``--run SEED[,SEED...]``; this process then only starts them and merges their reports,
+without TensorFlow). In a row, the later runs reuse the first run's traced training graph
+(``capstone_recipe.restart``), and the slow part comes first: TensorFlow's import and the data are
+ready before the recipe is read from stdin, so the grader starts this process when a capstone's job
+begins and hands it the recipe once the clean room has recorded it (``m09.warm``). Several processes
+each pay the import, the data and the tracing again, and while a class is graded the other workers
+keep the cores busy anyway (one student's modules 01-09 on 2 workers: 31.1-32.3 s with three
+processes against 29.8-30.1 s with one, before the reuse; BENCHMARKS.md has today's figures).
+A run's numbers do not depend on any of this: each run seeds itself (``keras.utils.set_random_seed``)
+after a fresh session, with TensorFlow's op determinism on, first in its process or after other runs
+alike (tests/grading/test_capstone.py compares). A process's runs share the wall-clock cap ``WALL_CAP_S``.
 """
 import json
 import os
@@ -39,15 +40,25 @@ def grading_seed():
     return int(os.environ.get(SEED_VARIABLE, DEFAULT_SEED))
 
 
-def run_one(seeds, text):
-    """The grading runs of `seeds` (a tuple), in a row in this process: the replay's report, or {"error"}."""
+def prepare():
+    """What every replay needs before its recipe: TensorFlow set up (quiet, deterministic ops: the same
+    recipe, the same grade) and the capstone's splits ((X_train, y_train), (X_valid, y_valid),
+    (X_test, y_test)): 5,000 x 28 x 28 training images, 5,000 validation, 10,000 test."""
     import deeptrain as dt
     from deeptrain import capstone_recipe as R
-    dt.setup(seed=grading_seed())    # quiet TensorFlow, deterministic ops: the same recipe, the same grade
+    dt.setup(seed=grading_seed())
     from deeptrain.data import load_fashion_mnist
+    return load_fashion_mnist(n_train=R.N_TRAIN, seed=0)
+
+
+def run_one(seeds, text, data=None):
+    """The grading runs of `seeds` (a tuple), in a row in this process: the replay's report, or {"error"}.
+    data: what prepare() returned (prepared now when None)."""
+    data = data or prepare()
+    from deeptrain import capstone_recipe as R
     try:
         recipe = json.loads(text)
-        (X_train, y_train), (X_valid, y_valid), (X_test, y_test) = load_fashion_mnist(n_train=R.N_TRAIN, seed=0)
+        (X_train, y_train), (X_valid, y_valid), (X_test, y_test) = data
         return R.replay(recipe, X_train, y_train, X_valid, y_valid, X_test, y_test, seeds=tuple(seeds))
     except R.RecipeError as e:
         return {"error": str(e)}
@@ -78,16 +89,16 @@ def processes():
         return 1
 
 
-def run_all(text):
-    """The grading seeds' runs: in this process (one process, the default), or spread over processes(),
-    side by side, their reports merged."""
+def run_all(text, data=None):
+    """The grading seeds' runs: in this process (one process, the default; data: prepare()'s, if done
+    already), or spread over processes(), side by side, their reports merged."""
     import tempfile
     import time
     from deeptrain.capstone_recipe import WALL_CAP_S, grading_seeds        # no TensorFlow yet
     seeds = list(grading_seeds(grading_seed()))
     n = min(processes(), len(seeds))
     if n == 1:      # the caller's time limit (autograder/verdicts/m09.py) bounds this process
-        return run_one(seeds, text)
+        return run_one(seeds, text, data)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     with tempfile.TemporaryDirectory() as tmp:
         runs = []
@@ -126,10 +137,19 @@ def run_all(text):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    text = sys.stdin.read()
-    report = run_one([int(x) for x in argv[1].split(",")], text) if argv[:1] == ["--run"] else run_all(text)
+    if argv[:1] == ["--run"]:
+        report = run_one([int(x) for x in argv[1].split(",")], sys.stdin.read())
+    else:
+        data = prepare() if processes() == 1 else None    # before the recipe: a warm process waits here
+        text = sys.stdin.read()
+        if not text.strip():    # closed without a recipe: a warm process the grader did not need
+            return
+        report = run_all(text, data)
     sys.stdout.write(json.dumps(report) + "\n")
 
 
 if __name__ == "__main__":
     main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)     # the report is out: no need to wait for TensorFlow's teardown (about a second)

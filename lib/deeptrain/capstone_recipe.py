@@ -402,6 +402,24 @@ def build(recipe):
     return model
 
 
+def restart(model, fresh):
+    """Put into `model` (trained before: its training function traced) every state `fresh` (the same
+    recipe, built just now) starts from: weights, normalization statistics, dropout's seed generators,
+    the optimizer's slots, step count and rate. Training `model` then runs as training `fresh` would, to
+    the last digit (tests/grading/test_capstone.py compares), without tracing and optimizing the training
+    graph again: about 2 s of each grading run's 4.5 s (the solution's recipe). False, and nothing
+    changed, when the two do not match variable for variable."""
+    fresh.optimizer.build(fresh.trainable_variables)      # the slots a first fit would create
+    pairs = list(zip(model.variables, fresh.variables)) + list(zip(model.optimizer.variables,
+                                                                   fresh.optimizer.variables))
+    if (len(model.variables), len(model.optimizer.variables)) != (len(fresh.variables), len(fresh.optimizer.variables)) \
+            or any(tuple(a.shape) != tuple(b.shape) or a.dtype != b.dtype for a, b in pairs):
+        return False
+    for a, b in pairs:
+        a.assign(b)
+    return True
+
+
 def predict_classes(model, X, chunk=2000):
     """argmax of the model's outputs, by direct calls in chunks (model.predict would trace a new
     tf.function per model, and TensorFlow warns on stderr after a few)."""
@@ -433,11 +451,13 @@ def replay(recipe, X_train, y_train, X_valid, y_valid, X_eval, y_eval, seeds=(0,
     k = keras()
     fit = recipe["fit"]
     batch_size = fit.get("batch_size", 32)
-    accuracies, seconds, hit = [], 0.0, False
+    accuracies, seconds, hit, model = [], 0.0, False, None
     for s in seeds:
         k.backend.clear_session()
         k.utils.set_random_seed(int(s))
-        model = build(recipe)
+        fresh = build(recipe)
+        if model is None or not restart(model, fresh):
+            model = fresh
         counter = examples_counter(len(X_train), batch_size)
         cap = _wall_cap(max(1.0, (wall_cap_s - seconds) / max(1, len(seeds) - len(accuracies))))
         callbacks = [getattr(k.callbacks, c["class_name"])(**c["config"]) for c in fit.get("callbacks") or []]

@@ -430,6 +430,83 @@ def test_the_grader_s_runs_spread_over_processes_give_the_runs_in_a_row(live, da
     assert report["steps"] == live["defaults"]["steps"] and not report["stopped_by_wall_cap"]
 
 
+def test_a_replay_process_started_ahead_takes_its_recipe_later(data, monkeypatch, tmp_path):
+    """A capstone's job starts its replay process first (m09.warm: TensorFlow and the data load while the
+    clean room records the recipe). run_replay hands the recipe to that process (though the job has set
+    its own folder in the environment meanwhile), whose report is what replay() gives here, run for run."""
+    import deeptrain as dt
+    from deeptrain.data import load_fashion_mnist
+    dt.setup(seed=0)
+
+    def short(X_train, y_train, X_valid, y_valid, budget):
+        return mlp(X_train, y_train, X_valid, y_valid, budget, epochs=1)
+
+    text = json.dumps(recipe_of(short, data))
+    waiting = m09.warm()
+    assert m09.warm() is waiting and waiting.proc.poll() is None      # one waits; asking again starts no other
+    monkeypatch.setenv("DEEPTRAIN_GRADING_DIR", str(tmp_path))          # as autograder/task.py does per job
+    report = m09.run_replay(text)
+    assert waiting.proc.returncode == 0 and "next" not in m09._WARM, (report, waiting.proc.returncode)
+    splits = load_fashion_mnist(n_train=R.N_TRAIN, seed=0)
+    here = R.replay(json.loads(text), *[a for split in splits for a in split], seeds=R.grading_seeds(0))
+    assert report["accuracies"] == here["accuracies"] and report["seeds"] == here["seeds"], (report, here)
+
+
+def test_a_waiting_replay_process_is_not_used_in_another_environment_and_exits_unused(monkeypatch):
+    """A process started for one grading seed is not handed a recipe under another (it is stopped and a
+    new one starts); one never handed a recipe exits, printing nothing, when its stdin closes."""
+    from autograder import capstone_replay
+    waiting = m09.warm()
+    monkeypatch.setenv(capstone_replay.SEED_VARIABLE, "5")
+    other = m09._take()
+    try:
+        assert other is not waiting and waiting.proc.returncode is not None
+    finally:
+        other.proc.stdin.close()
+        assert other.proc.wait(timeout=120) == 0
+        assert other.proc.stdout.read() == ""
+        other.stop()
+
+
+def test_later_grading_runs_train_as_first_runs_would(data, monkeypatch):
+    """replay() trains its later seeds on the first run's model, its state replaced by a fresh build's
+    (R.restart: the training graph is not traced again). Each later run must be the run its seed gives
+    first, to the last digit: weights, batch-norm statistics, dropout's seed generators, the optimizer's
+    slots, step count and rate (which ReduceLROnPlateau lowers during the first run) all start over."""
+    import deeptrain as dt
+    from deeptrain.data import load_fashion_mnist
+    dt.setup(seed=0)
+
+    def stateful(X_train, y_train, X_valid, y_valid, budget):
+        layers = [K.Input((28, 28)), K.layers.Flatten()]
+        for i in range(R.DEPTH):
+            layers += [K.layers.Dense(R.WIDTH, kernel_initializer="he_normal", use_bias=False),
+                       K.layers.BatchNormalization(momentum=0.9), K.layers.Activation("relu")]
+            layers += [K.layers.Dropout(0.2)] if i >= R.DEPTH - 2 else []
+        model = K.Sequential(layers + [K.layers.Dense(10, activation="softmax")])
+        model.compile(optimizer=K.optimizers.Nadam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        plateau = K.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=0, min_delta=10.0)
+        return budget.fit(model, X_train, y_train, batch_size=128, epochs=2, validation_data=(X_valid, y_valid),
+                          callbacks=[plateau])
+
+    restarts = []
+
+    def spy(model, fresh):
+        restarts.append(R.__dict__["_restart_unspied"](model, fresh))
+        return restarts[-1]
+
+    monkeypatch.setitem(R.__dict__, "_restart_unspied", R.restart)
+    monkeypatch.setattr(R, "restart", spy)
+    recipe = recipe_of(stateful, data)
+    splits = load_fashion_mnist(n_train=R.N_TRAIN, seed=0)
+    args = [a for split in splits for a in split]
+    in_a_row = R.replay(recipe, *args, seeds=(0, 1))
+    assert restarts == [True], restarts
+    first = R.replay(recipe, *args, seeds=(1,))
+    assert in_a_row["accuracies"][1] == first["accuracies"][0] > 0.2, (in_a_row, first)   # above chance: it learned
+    assert in_a_row["steps"] == first["steps"] and in_a_row["examples_seen"] == first["examples_seen"]
+
+
 @pytest.mark.slow
 def test_the_paying_techniques_pay_live(live, scale, data):
     """The techniques that pay alone and the course's combination, replayed here as the grader does:
