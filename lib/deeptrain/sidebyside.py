@@ -14,6 +14,13 @@ independent operations on different cores: three MLPs 784-300-100-10 (4 epochs, 
                                metrics=["accuracy"], epochs=3, batch_size=64, validation_data=(X_valid, y_valid))
     histories[0]["val_accuracy"]      # the first model's, as model.fit(...).history would name it
 
+Models that need different optimizers (another rule, rate or schedule, or a ``global_clipnorm``, which
+then measures one model's norm) take a list, one fresh optimizer per model, each of which updates only
+its own model's weights; learning-rate callbacks for one model go in ``model_callbacks``:
+
+    sidebyside.fit(models, X, y, optimizer=[keras.optimizers.SGD(0.01), keras.optimizers.Adam(1e-3)],
+                   model_callbacks=[[], [keras.callbacks.ReduceLROnPlateau("val_loss")]], ...)
+
 The models are trained in place (the objects passed in), and can be used one by one afterwards:
 each is then compiled on its own (same loss and metrics, Keras' default optimizer), so that
 ``evaluate`` works as after a plain ``fit`` (compile it again before training it on its own).
