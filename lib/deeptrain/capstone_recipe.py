@@ -439,8 +439,9 @@ def replay(recipe, X_train, y_train, X_valid, y_valid, X_eval, y_eval, seeds=(0,
 
     Returns {"accuracy" (the mean), "accuracies" (one per seed), "seeds", "spread" (max - min),
     "examples_seen", "steps" (of one run), "seconds" (training, all runs), "stopped_by_wall_cap",
-    "params"}. Raises RecipeError for a recipe that breaks a rule. The wall-clock cap is shared by
-    the runs. ``seed=s`` is ``seeds=(s,)``.
+    "run_seconds" (one per run), "params"}. Raises RecipeError for a recipe that breaks a rule. The
+    wall-clock cap is shared by the runs. ``seed=s`` is ``seeds=(s,)``. Later runs reuse the first
+    run's traced training graph (``restart``): train several seeds in one call rather than one by one.
     """
     import numpy as np
     if seed is not None:
@@ -451,7 +452,7 @@ def replay(recipe, X_train, y_train, X_valid, y_valid, X_eval, y_eval, seeds=(0,
     k = keras()
     fit = recipe["fit"]
     batch_size = fit.get("batch_size", 32)
-    accuracies, seconds, hit, model = [], 0.0, False, None
+    accuracies, run_seconds, hit, model = [], [], False, None
     for s in seeds:
         k.backend.clear_session()
         k.utils.set_random_seed(int(s))
@@ -459,18 +460,18 @@ def replay(recipe, X_train, y_train, X_valid, y_valid, X_eval, y_eval, seeds=(0,
         if model is None or not restart(model, fresh):
             model = fresh
         counter = examples_counter(len(X_train), batch_size)
-        cap = _wall_cap(max(1.0, (wall_cap_s - seconds) / max(1, len(seeds) - len(accuracies))))
+        cap = _wall_cap(max(1.0, (wall_cap_s - sum(run_seconds)) / max(1, len(seeds) - len(accuracies))))
         callbacks = [getattr(k.callbacks, c["class_name"])(**c["config"]) for c in fit.get("callbacks") or []]
         start = time.perf_counter()
         model.fit(X_train, y_train, batch_size=batch_size, epochs=fit.get("epochs", 1),
                   validation_data=(X_valid, y_valid) if fit.get("validation") else None, shuffle=True, verbose=0,
                   callbacks=callbacks + [counter, cap])
-        seconds += time.perf_counter() - start
+        run_seconds.append(time.perf_counter() - start)
         hit = hit or cap.hit
         accuracies.append(float((predict_classes(model, X_eval) == y_eval).mean()))
     return {"accuracy": float(np.mean(accuracies)), "accuracies": accuracies, "seeds": [int(s) for s in seeds],
             "spread": float(max(accuracies) - min(accuracies)), "examples_seen": counter.examples,
-            "steps": counter.steps, "seconds": seconds, "stopped_by_wall_cap": hit,
+            "steps": counter.steps, "seconds": sum(run_seconds), "run_seconds": run_seconds, "stopped_by_wall_cap": hit,
             "params": int(model.count_params())}
 
 

@@ -9,15 +9,20 @@ from deeptrain import capstone
 
 @pytest.fixture
 def trained(monkeypatch):
-    """Fake replay: accuracy from the recipe's batch size and the seed; records each (batch size, seed) trained."""
-    calls = []
+    """Fake replay: accuracy from the recipe's batch size and the seed; records each (batch size, seed)
+    trained, and each call's seeds in calls.batches (evaluate trains the seeds it lacks in one call)."""
+    calls = Calls()
+    calls.batches = []
 
     def replay(recipe, X_train, y_train, X_valid, y_valid, X_eval, y_eval, seeds=(0,), wall_cap_s=None, **kw):
-        assert len(seeds) == 1
-        calls.append((recipe["fit"]["batch_size"], seeds[0], len(X_train)))
-        acc = 0.5 + recipe["fit"]["batch_size"] / 1000 + seeds[0] / 100
-        return {"accuracy": acc, "accuracies": [acc], "seeds": list(seeds), "spread": 0.0, "examples_seen": 20,
-                "steps": 2, "seconds": 1.0, "stopped_by_wall_cap": False, "params": 7}
+        calls.batches.append(tuple(seeds))
+        accs = []
+        for seed in seeds:
+            calls.append((recipe["fit"]["batch_size"], seed, len(X_train)))
+            accs.append(0.5 + recipe["fit"]["batch_size"] / 1000 + seed / 100)
+        return {"accuracy": float(np.mean(accs)), "accuracies": accs, "seeds": list(seeds),
+                "spread": max(accs) - min(accs), "examples_seen": 20, "steps": 2, "seconds": 1.0 * len(seeds),
+                "run_seconds": [1.0] * len(seeds), "stopped_by_wall_cap": False, "params": 7}
 
     def record(build_and_train, data=None, examples=None):
         return build_and_train()
@@ -27,6 +32,11 @@ def trained(monkeypatch):
     capstone.forget_runs()
     yield calls
     capstone.forget_runs()
+
+
+class Calls(list):
+    """The (batch size, seed, training images) trained, in order; .batches: the seeds of each replay call."""
+    batches = None
 
 
 def _entry(batch_size=32, name="sequential_7", seed=None):
@@ -50,6 +60,8 @@ def test_the_same_recipe_is_trained_once_per_seed_and_gives_the_same_report(trai
     assert trained == [(32, 0, 10), (32, 1, 10), (32, 2, 10), (32, 3, 10)]   # names and seeds are not the recipe
     assert first["reused"] == 0 and again["reused"] == 3
     assert again["accuracies"][:3] == first["accuracies"] and first["spread"] == pytest.approx(0.02)
+    assert trained.batches == [(0, 1, 2), (3,)]     # the seeds it lacks, in one call
+    assert first["seconds"] == 3.0 and again["seconds"] == 4.0
 
 
 def test_another_recipe_or_other_data_is_trained(trained):
