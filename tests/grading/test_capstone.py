@@ -472,7 +472,8 @@ def test_later_grading_runs_train_as_first_runs_would(data, monkeypatch):
     """replay() trains its later seeds on the first run's model, its state replaced by a fresh build's
     (R.restart: the training graph is not traced again). Each later run must be the run its seed gives
     first, to the last digit: weights, batch-norm statistics, dropout's seed generators, the optimizer's
-    slots, step count and rate (which ReduceLROnPlateau lowers during the first run) all start over."""
+    slots, weight averages and accumulated gradients, step count and rate (which ReduceLROnPlateau lowers
+    during the first run) all start over."""
     import deeptrain as dt
     from deeptrain.data import load_fashion_mnist
     dt.setup(seed=0)
@@ -484,9 +485,10 @@ def test_later_grading_runs_train_as_first_runs_would(data, monkeypatch):
                        K.layers.BatchNormalization(momentum=0.9), K.layers.Activation("relu")]
             layers += [K.layers.Dropout(0.2)] if i >= R.DEPTH - 2 else []
         model = K.Sequential(layers + [K.layers.Dense(10, activation="softmax")])
-        model.compile(optimizer=K.optimizers.Nadam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        optimizer = K.optimizers.Nadam(1e-3, use_ema=True, ema_momentum=0.9, gradient_accumulation_steps=2)
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         plateau = K.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=0, min_delta=10.0)
-        return budget.fit(model, X_train, y_train, batch_size=128, epochs=2, validation_data=(X_valid, y_valid),
+        return budget.fit(model, X_train, y_train, batch_size=64, epochs=2, validation_data=(X_valid, y_valid),
                           callbacks=[plateau])
 
     restarts = []
