@@ -468,6 +468,24 @@ def test_a_waiting_replay_process_is_not_used_in_another_environment_and_exits_u
         other.stop()
 
 
+@pytest.mark.parametrize("name", ["he+bn+cos", "+dropout", "+adamw", "+l2", "he+swish+cos"])
+def test_the_grader_builds_the_model_keras_would_build(data, name):
+    """R.build rebuilds a recipe's model layer by layer and builds it once (Keras' Sequential.from_config
+    builds it again after every layer): the same initial weights, configuration and compile
+    configuration as Keras' own deserialization, from the same seed."""
+    recipe = recipe_of(_bench().recipe(**_bench().RECIPES[name][1]), data)
+    built = []
+    for build in (R.build, lambda r: K.saving.deserialize_keras_object(R.inert(r["model"]), safe_mode=True)):
+        K.backend.clear_session()
+        K.utils.set_random_seed(3)
+        built.append(build(recipe))
+    ours, keras_own = built
+    assert ours.get_config() == keras_own.get_config() and ours.get_compile_config() == keras_own.get_compile_config()
+    assert len(ours.variables) == len(keras_own.variables)
+    for a, b in zip(ours.variables, keras_own.variables):
+        assert a.path == b.path and np.array_equal(np.asarray(a), np.asarray(b)), a.path
+
+
 def test_later_grading_runs_train_as_first_runs_would(data, monkeypatch):
     """replay() trains its later seeds on the first run's model, its state replaced by a fresh build's
     (R.restart: the training graph is not traced again). Each later run must be the run its seed gives
