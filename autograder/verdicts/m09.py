@@ -84,14 +84,9 @@ def warm():
 
 
 def _take():
-    """The waiting replay process if it fits this environment, else a new one."""
-    env = _env()
-    w = _WARM.pop("next", None)
-    if w is not None and w.ready_for(_key(env)):
-        return w
-    if w is not None:
-        w.stop()
-    return _Replayer(env)
+    """The waiting replay process if it fits this environment, else a new one; none is left waiting."""
+    warm()
+    return _WARM.pop("next")
 
 
 def run_replay(recipe_json, timeout=REPLAY_TIMEOUT_S):
