@@ -112,9 +112,9 @@ def _own_view(callbacks, name, optimizer, alone):
     def forward(hook):
         with_index = hook not in ("on_train_begin", "on_train_end")      # (epoch or batch, logs) or (logs)
 
-        def method(self, *args, **kwargs):
-            index = args[:1] if with_index else ()
-            logs = kwargs.get("logs", args[1] if with_index and len(args) > 1 else args[0] if args and not with_index else None)
+        def method(self, *args, logs=None):
+            index, rest = (args[:1], args[1:]) if with_index else ((), args)
+            logs = rest[0] if rest else logs
             for callback in callbacks:
                 getattr(callback, hook)(*index, logs=own_logs(logs, name, alone))
         return method
