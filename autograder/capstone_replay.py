@@ -1,29 +1,28 @@
-"""The capstone's replay, in processes of its own: recipe JSON on stdin -> report JSON on stdout.
+"""The capstone's replay: recipe JSON -> report JSON.
 
     python -m autograder.capstone_replay < recipe.json
 
-The grader (``autograder/verdicts/m09.py``) runs it for every capstone submission. It holds the
-test split, which never reaches the student's kernel: the recipe is checked
-(``deeptrain.capstone_recipe.problems``), rebuilt from built-in Keras classes with ``safe_mode``,
-trained from scratch on the capstone's training split once per grading seed (``GRADING_RUNS``
-runs: seeds base, base + 1, ...; the base is ``DEEPTRAIN_CAPSTONE_SEED``, 0 by default), and each
-run is measured on Fashion-MNIST's 10,000 test images. A process of its own gives TensorFlow a
-clean state per submission and a hard time limit. The last line of stdout is the report:
-{"accuracy" (the mean), "accuracies", "seeds", "spread", "examples_seen", "steps", "seconds"
-(training, all runs), "stopped_by_wall_cap", "params"} or {"error"}.
+The grader (``autograder/verdicts/m09.py``) runs it for every capstone submission, by default in a
+child of the clean room's TensorFlow server (``autograder/room.py``, ``replay``, which calls
+``run_one``): that server imported TensorFlow when the worker started and never runs the student's
+code, so the replay pays no import of its own. It holds the test split, which never reaches the
+student's kernel: the recipe is checked (``deeptrain.capstone_recipe.problems``), rebuilt from
+built-in Keras classes with ``safe_mode``, trained from scratch on the capstone's training split once
+per grading seed (``GRADING_RUNS`` runs: seeds base, base + 1, ...; the base is
+``DEEPTRAIN_CAPSTONE_SEED``, 0 by default), and each run is measured on Fashion-MNIST's 10,000 test
+images. The report: {"accuracy" (the mean), "accuracies", "seeds", "spread", "examples_seen",
+"steps", "seconds" (training, all runs), "stopped_by_wall_cap", "params"} or {"error"}; as a
+command, the last line of stdout.
 
-The runs are in a row in this process (the default), or spread over ``$DEEPTRAIN_REPLAY_PROCESSES``
-processes (``--run SEED[,SEED...]``; this process then only starts them and merges their reports,
-without TensorFlow). In a row, the later runs reuse the first run's traced training graph
-(``capstone_recipe.restart``), and the slow part comes first: TensorFlow's import and the data are
-ready before the recipe is read from stdin, so the grader starts this process when a capstone's job
-begins and hands it the recipe once the clean room has recorded it (``m09.warm``). Several processes
-each pay the import, the data and the tracing again, and while a class is graded the other workers
-keep the cores busy anyway (one student's modules 01-09 on 2 workers: 31.1-32.3 s with three
-processes against 29.8-30.1 s with one, before the reuse; BENCHMARKS.md has today's figures).
-A run's numbers do not depend on any of this: each run seeds itself (``keras.utils.set_random_seed``)
-after a fresh session, with TensorFlow's op determinism on, first in its process or after other runs
-alike (tests/grading/test_capstone.py compares). A process's runs share the wall-clock cap ``WALL_CAP_S``.
+The runs are in a row in one process (the default), the later ones on the first run's traced
+training graph (``capstone_recipe.restart``), or spread over ``$DEEPTRAIN_REPLAY_PROCESSES``
+processes of their own (``--run SEED[,SEED...]``; this process then only starts them and merges their
+reports, without TensorFlow), each paying the import, the data and the tracing again; while a class
+is graded the other workers keep the cores busy anyway. A run's numbers do not depend on any of
+this: each run seeds itself (``keras.utils.set_random_seed``) after a fresh session, with
+TensorFlow's op determinism on, first in its process or after other runs alike
+(tests/grading/test_capstone.py, tests/grading/test_room_replay.py compare). A process's runs share
+the wall-clock cap ``WALL_CAP_S``.
 """
 import json
 import os
@@ -40,21 +39,22 @@ def grading_seed():
     return int(os.environ.get(SEED_VARIABLE, DEFAULT_SEED))
 
 
-def prepare():
+def prepare(seed=None):
     """What every replay needs before its recipe: TensorFlow set up (quiet, deterministic ops: the same
     recipe, the same grade) and the capstone's splits ((X_train, y_train), (X_valid, y_valid),
-    (X_test, y_test)): 5,000 x 28 x 28 training images, 5,000 validation, 10,000 test."""
+    (X_test, y_test)): 5,000 x 28 x 28 training images, 5,000 validation, 10,000 test.
+    seed: the grading seed (default: ``grading_seed()``)."""
     import deeptrain as dt
     from deeptrain import capstone_recipe as R
-    dt.setup(seed=grading_seed())
+    dt.setup(seed=grading_seed() if seed is None else seed)
     from deeptrain.data import load_fashion_mnist
     return load_fashion_mnist(n_train=R.N_TRAIN, seed=0)
 
 
-def run_one(seeds, text, data=None):
+def run_one(seeds, text, data=None, base=None):
     """The grading runs of `seeds` (a tuple), in a row in this process: the replay's report, or {"error"}.
-    data: what prepare() returned (prepared now when None)."""
-    data = data or prepare()
+    data: what prepare() returned (prepared now, with the grading seed `base`, when None)."""
+    data = data or prepare(base)
     from deeptrain import capstone_recipe as R
     try:
         recipe = json.loads(text)
@@ -140,11 +140,7 @@ def main(argv=None):
     if argv[:1] == ["--run"]:
         report = run_one([int(x) for x in argv[1].split(",")], sys.stdin.read())
     else:
-        data = prepare() if processes() == 1 else None    # before the recipe: a warm process waits here
-        text = sys.stdin.read()
-        if not text.strip():    # closed without a recipe: a warm process the grader did not need
-            return
-        report = run_all(text, data)
+        report = run_all(sys.stdin.read())
     sys.stdout.write(json.dumps(report) + "\n")
 
 

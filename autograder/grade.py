@@ -284,20 +284,35 @@ def _plan_jobs(plan, opts, report, log):
 
 # --- 5. execute on the engine, merge here ---------------------------------------------------------
 
-def _run_jobs(client, plan, todo, outcomes, opts, report, log, nworkers):
+def _open_gradebook(grading, class_report):
+    """The main gradebook, opened (nbgrader's import: about 2 s of CPU, and SQLAlchemy's); then, for the class
+    report, matplotlib imported. Runs in a thread while the first jobs run: nothing is merged before one ends."""
     from nbgrader.api import Gradebook
     from . import COURSE_ID
+    gradebook = Gradebook("sqlite:///" + os.path.join(grading, "gradebook.db"), COURSE_ID)
+    if class_report:
+        with contextlib.suppress(Exception):   # the report imports it again, and says so if it fails
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot  # noqa: F401
+    return gradebook
+
+
+def _run_jobs(client, plan, todo, outcomes, opts, report, log, nworkers):
     from .engine import run_jobs
     from .merge import MergeContext, apply_result
     scratch = os.path.join(plan.work, "swap")
     os.makedirs(scratch, exist_ok=True)
     bar = Progress(len(todo), log, live=opts.progress)
-    gradebook = Gradebook("sqlite:///" + os.path.join(plan.grading, "gradebook.db"), COURSE_ID)
-    ctx = MergeContext(plan.grading, scratch, gradebook, plan.nb_limit)
+    opener = ThreadPoolExecutor(1)
+    opening = opener.submit(_open_gradebook, plan.grading, opts.class_report)
+    ctx = []
 
     def finish(job, result):
         t = time.time()
-        out = apply_result(outcomes[(job["student"], job["assignment"])], result, ctx)
+        if not ctx:
+            ctx.append(MergeContext(plan.grading, scratch, opening.result(), plan.nb_limit))
+        out = apply_result(outcomes[(job["student"], job["assignment"])], result, ctx[0])
         journal_append(plan.grading, job["key"], out)
         report.graded_now += 1
         report.merge_seconds += time.time() - t
@@ -316,7 +331,9 @@ def _run_jobs(client, plan, todo, outcomes, opts, report, log, nworkers):
         raise
     finally:
         bar.close()
-        gradebook.close()
+        opener.shutdown(wait=True)
+        if opening.exception() is None:
+            opening.result().close()
 
 
 def _grade(plan, submissions, opts, report, log, start):

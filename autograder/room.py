@@ -338,6 +338,26 @@ def handle(request, sock, cases):
     return {"results": results, "cells": state["errors"]}
 
 
+def replay(request, sock):
+    """The capstone's grading runs (``capstone_replay.run_one``: recipe JSON -> report) in a child of this
+    server. TensorFlow is imported already, and the child has run no line of the student's code: the server
+    never does, and what an earlier child left (processes, files in the writable folders, System V IPC) was
+    removed when it ended (``_clean``)."""
+    import capstone_replay
+    text, base, data = str(request.get("replay", "")), int(request.get("seed", 0)), request.get("data")
+
+    def work(errors):
+        from deeptrain.capstone_recipe import grading_seeds
+        if data:    # the folder the grader found, read-only here: never a writable one a child may have filled
+            os.environ["DEEPTRAIN_DATA"] = str(data)
+        return capstone_replay.run_one(tuple(grading_seeds(base)), text, base=base)
+    value, problem = _in_child({"child_memory": int(request.get("child_memory", 3 * 1024 ** 3))}, work, sock,
+                               os.getcwd(), float(request.get("timeout", 720)))
+    if problem is not None or not isinstance(value, dict):
+        return {"error": f"the replay failed: {problem or 'an unreadable report'}"}
+    return value
+
+
 def main(argv):
     import socket
     kind, fd, site = argv[1], int(argv[2]), argv[3:]
@@ -361,7 +381,7 @@ def main(argv):
         except (EOFError, OSError, ValueError):
             return 0
         try:
-            reply = handle(request, sock, cases)
+            reply = replay(request, sock) if "replay" in request else handle(request, sock, cases)
         except Exception as e:   # noqa: BLE001
             reply = {"error": f"{type(e).__name__}: {e}"[:600]}
         _frame_send(sock, reply)

@@ -115,22 +115,16 @@ def serve():
 
     The clean room's servers of the kinds $DEEPTRAIN_ROOM_PREWARM lists (comma-separated) start at once:
     TensorFlow is then imported once per worker while the instructor's process pre-checks, not during
-    the first job (autograder/cleanroom.py keeps them warm for every job of this process). A capstone's
-    job starts its replay process first (autograder/verdicts/m09.py, warm): TensorFlow's import and the
-    data then overlap nbgrader's work and the clean room's recording of the recipe."""
+    the first job (autograder/cleanroom.py keeps them warm for every job of this process); the capstone's
+    replay runs in a child of the TensorFlow room's server too (autograder/verdicts/m09.py)."""
     kinds = [k for k in os.environ.get("DEEPTRAIN_ROOM_PREWARM", "").split(",") if k]
     if kinds:
         from autograder.cleanroom import prewarm
         prewarm(kinds)
-    from autograder.cleanroom import REPLAYED
-    replayed = {e.split(".")[0] for e in REPLAYED}
     for line in sys.stdin:
         if not line.strip():
             continue
         job = json.loads(line)
-        if job["assignment"][:2] in replayed:
-            from autograder.verdicts.m09 import warm
-            warm()
         result = grade_one(job["dir"], job["assignment"], job["student"], job.get("feedback", True),
                            job.get("settings", ()))
         sys.stdout.write(PROTOCOL + json.dumps({"dir": job["dir"], "success": result["success"]}) + "\n")

@@ -12,11 +12,11 @@ of these same recipes) and writes them the same way.
 
 The default run prints, for the solution of module 09 graded by ``python -m autograder grade``
 (1 worker): the whole grading of the notebook (kernel run in the sandbox, the recipe's replay, merge)
-and, of it, the replay (a process of its own: TensorFlow's import, the data, one training run per
-grading seed, the test split); then, for the solution and Keras' defaults, the replay as a grading
-job waits for it (its process started ahead, ``m09.warm``) and, in one process, the 3 runs with the
-later ones on the first run's traced graph against every run built anew (``capstone_recipe.restart``). The load average is printed beside the figures: the machine may be
-shared.
+and, of it, the replay (in the clean room's TensorFlow server, started for it: TensorFlow's import, the
+data, one training run per grading seed, the test split); then, for the solution and Keras' defaults,
+the replay as a grading job waits for it (the server warm, ``m09.run_replay``) and, in one process, the
+3 runs with the later ones on the first run's traced graph against every run built anew
+(``capstone_recipe.restart``). The load average is printed beside the figures: the machine may be shared.
 """
 import argparse
 import json
@@ -253,16 +253,16 @@ def write(results, note="", probes=None):
 
 
 def replay_ahead(name):
-    """The replay as a capstone's job waits for it: its process started ahead (m09.warm) and ready
-    (TensorFlow imported, data loaded) when the recipe is handed over."""
+    """The replay as a capstone's job waits for it: in a child of the clean room's TensorFlow server, which a
+    grading worker starts with its grader (TensorFlow imported when the recipe is handed over)."""
+    from autograder import cleanroom
     from autograder.verdicts import m09
     from deeptrain import capstone
     rec = json.dumps(capstone.record(recipe(**RECIPES[name][1])))
-    m09.warm()
-    time.sleep(20)      # the process imports TensorFlow and loads the data meanwhile (a job's clean room runs then)
+    cleanroom.server("tensorflow").wait_ready()
     start = time.perf_counter()
     report = m09.run_replay(rec)
-    print(f"replay of {name}, its process started ahead: {time.perf_counter() - start:.1f} s from the recipe to "
+    print(f"replay of {name} in the warm clean room: {time.perf_counter() - start:.1f} s from the recipe to "
           f"the report ({report['steps']} steps a run; {report['accuracies']}) ({_load()})", flush=True)
 
 
@@ -303,7 +303,7 @@ def grading_cost():
     start = time.perf_counter()
     report = m09.run_replay(rec)
     replay_s = time.perf_counter() - start
-    print(f"replay of the solution's recipe, a process started for it: {replay_s:.1f} s wall, of which training "
+    print(f"replay of the solution's recipe, the clean room started for it: {replay_s:.1f} s wall, of which training "
           f"{report['seconds']:.1f} s ({len(report['accuracies'])} runs of {report['examples_seen']:,} examples, "
           f"{report['steps']:,} steps); test accuracy {report['accuracy']:.4f} {report['accuracies']} -> "
           f"{m09.points_for(report['accuracy']):g} points ({_load()})", flush=True)

@@ -1,8 +1,8 @@
 """Verdict of 09_capstone: points from the test accuracy of the recipe, trained again by the grader.
 
 The kernel only hands over the recipe ``build_and_train`` wrote down (``deeptrain.capstone``).
-Here it is trained from scratch in a process of its own (``autograder/capstone_replay.py``; or
-several, side by side), once per grading seed (``GRADING_RUNS`` runs: one run's luck moves a grade by more than a point), and
+Here it is trained from scratch in a child of the clean room's TensorFlow server (``run_replay``; or
+in processes of its own, side by side), once per grading seed (``GRADING_RUNS`` runs: one run's luck moves a grade by more than a point), and
 the mean test accuracy is scored linearly between the scale's two anchors (``LOW``: 0 points;
 ``HIGH``: full points; set from the measurements in BENCHMARKS.md, "The capstone's scale"), with a
 message saying where each run landed.
@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 
 from deeptrain import capstone
 from deeptrain.capstone_recipe import (GRADING_RUNS, HIGH, LOW, POINTS, WALL_CAP_S, points_for,  # noqa: F401
@@ -34,77 +33,28 @@ BYPASS = Forbidden(
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 
 
-class _Replayer:
-    """``python -m autograder.capstone_replay``, started now: it imports TensorFlow and loads the data, then
-    waits for its recipe on stdin (one recipe, one process, then it exits)."""
-
-    def __init__(self, env):
-        self.key = _key(env)
-        self.err = tempfile.TemporaryFile(mode="w+")      # a file, not a pipe: nothing can fill it and block
-        self.proc = subprocess.Popen([sys.executable, "-m", "autograder.capstone_replay"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.err, text=True, env=env, cwd=_ROOT)
-
-    def ready_for(self, key):
-        return self.key == key and self.proc.poll() is None
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        self.err.close()
-
-
-_WARM = {}      # "next": the _Replayer that the next replay of this process takes
-
-
-def _env():
-    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-
-
-def _key(env):
-    """What a replay reads from its environment (the grading seed, the processes): a waiting process
-    serves a replay whose environment agrees on these (others, e.g. the job's folder, change per job)."""
-    from autograder.capstone_replay import PROCESSES_VARIABLE, SEED_VARIABLE
-    return json.dumps([env.get(SEED_VARIABLE), env.get(PROCESSES_VARIABLE)])
-
-
-def warm():
-    """Start the replay process of this process's next capstone now (it imports TensorFlow and loads the
-    data, then waits for the recipe): ``python -m autograder.task serve`` calls it when a capstone's job
-    begins, so that this overlaps nbgrader's work and the clean room. A waiting process that is never
-    used exits when this one closes its stdin, or dies with its process group (a job's time limit)."""
-    env = _env()
-    w = _WARM.get("next")
-    if w is not None and w.ready_for(_key(env)):
-        return w
-    if w is not None:
-        w.stop()
-    _WARM["next"] = _Replayer(env)
-    return _WARM["next"]
-
-
-def _take():
-    """The waiting replay process if it fits this environment, else a new one; none is left waiting."""
-    warm()
-    return _WARM.pop("next")
-
-
 def run_replay(recipe_json, timeout=REPLAY_TIMEOUT_S):
-    """The replay's report (a dict) for a recipe given as JSON text (a waiting process's, if warm() left one)."""
-    w = _take()
+    """The replay's report (a dict) for a recipe given as JSON text.
+
+    In the clean room's TensorFlow server (``cleanroom.replay``): a child of a process that imported
+    TensorFlow once for this worker and never runs the student's code, in the sandbox (no network). With
+    ``$DEEPTRAIN_REPLAY_PROCESSES`` above 1, the runs are spread over processes of their own instead
+    (``python -m autograder.capstone_replay``), each importing TensorFlow."""
+    from autograder.capstone_replay import grading_seed, processes
+    if processes() == 1:
+        from autograder.cleanroom import replay
+        return replay(recipe_json, grading_seed(), timeout)
     try:
-        out, _ = w.proc.communicate(recipe_json, timeout=timeout)
+        run = subprocess.run([sys.executable, "-m", "autograder.capstone_replay"], input=recipe_json,
+                             capture_output=True, text=True, timeout=timeout, cwd=_ROOT,
+                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     except subprocess.TimeoutExpired:
         return {"error": f"the replay took longer than {timeout:.0f} s"}
-    finally:
-        w.err.seek(0)
-        err = w.err.read()
-        w.stop()
-    lines = out.strip().splitlines()
+    lines = run.stdout.strip().splitlines()
     try:
         return json.loads(lines[-1])
     except (IndexError, ValueError):
-        return {"error": f"the replay failed (exit {w.proc.returncode}): {err.strip()[-400:]}"}
+        return {"error": f"the replay failed (exit {run.returncode}): {run.stderr.strip()[-400:]}"}
 
 
 def _fail(verdict, message, detail, flagged=()):

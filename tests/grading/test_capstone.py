@@ -430,44 +430,6 @@ def test_the_grader_s_runs_spread_over_processes_give_the_runs_in_a_row(live, da
     assert report["steps"] == live["defaults"]["steps"] and not report["stopped_by_wall_cap"]
 
 
-def test_a_replay_process_started_ahead_takes_its_recipe_later(data, monkeypatch, tmp_path):
-    """A capstone's job starts its replay process first (m09.warm: TensorFlow and the data load while the
-    clean room records the recipe). run_replay hands the recipe to that process (though the job has set
-    its own folder in the environment meanwhile), whose report is what replay() gives here, run for run."""
-    import deeptrain as dt
-    from deeptrain.data import load_fashion_mnist
-    dt.setup(seed=0)
-
-    def short(X_train, y_train, X_valid, y_valid, budget):
-        return mlp(X_train, y_train, X_valid, y_valid, budget, epochs=1)
-
-    text = json.dumps(recipe_of(short, data))
-    waiting = m09.warm()
-    assert m09.warm() is waiting and waiting.proc.poll() is None      # one waits; asking again starts no other
-    monkeypatch.setenv("DEEPTRAIN_GRADING_DIR", str(tmp_path))          # as autograder/task.py does per job
-    report = m09.run_replay(text)
-    assert waiting.proc.returncode == 0 and "next" not in m09._WARM, (report, waiting.proc.returncode)
-    splits = load_fashion_mnist(n_train=R.N_TRAIN, seed=0)
-    here = R.replay(json.loads(text), *[a for split in splits for a in split], seeds=R.grading_seeds(0))
-    assert report["accuracies"] == here["accuracies"] and report["seeds"] == here["seeds"], (report, here)
-
-
-def test_a_waiting_replay_process_is_not_used_in_another_environment_and_exits_unused(monkeypatch):
-    """A process started for one grading seed is not handed a recipe under another (it is stopped and a
-    new one starts); one never handed a recipe exits, printing nothing, when its stdin closes."""
-    from autograder import capstone_replay
-    waiting = m09.warm()
-    monkeypatch.setenv(capstone_replay.SEED_VARIABLE, "5")
-    other = m09._take()
-    try:
-        assert other is not waiting and waiting.proc.returncode is not None
-    finally:
-        other.proc.stdin.close()
-        assert other.proc.wait(timeout=120) == 0
-        assert other.proc.stdout.read() == ""
-        other.stop()
-
-
 @pytest.mark.parametrize("name", ["he+bn+cos", "+dropout", "+adamw", "+l2", "he+swish+cos"])
 def test_the_grader_builds_the_model_keras_would_build(data, name):
     """R.build rebuilds a recipe's model layer by layer and builds it once (Keras' Sequential.from_config
