@@ -74,6 +74,9 @@ c.Autograde.autograde_preprocessors = [
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ShortenTestTracebacks,
                                     CSSHTMLHeaderPreprocessor]
 c.ClearHiddenTests.enforce_metadata = False
+# The feedback page without nbconvert's second BeautifulSoup pass over it (a third of grading a notebook).
+from autograder.feedback import FeedbackExporter  # noqa: E402
+c.GenerateFeedback.exporter_class = FeedbackExporter
 
 # Student code cannot make the grader hang, read the answers, or harm the next student
 # (autograder/sandbox.py, autograder/execute.py). Every limit can be changed on the command
