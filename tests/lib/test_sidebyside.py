@@ -163,3 +163,43 @@ def test_model_callbacks_act_on_their_own_models_optimizer_and_logs():
                                    err_msg=f"model {i}: the logs shown to its callbacks")
         for w_alone, w_together in zip(alone[i], models[i].get_weights()):
             np.testing.assert_allclose(w_together, w_alone, rtol=1e-4, atol=1e-6, err_msg=f"model {i}")
+
+
+
+def _pipeline(X, y, seed):
+    order = np.random.default_rng(seed).permutation(len(X))       # each model its own rows, in its own order
+    return tf.data.Dataset.from_tensor_slices((X[order], y[order])).batch(16)
+
+
+def test_each_model_on_its_own_data_set_moves_as_it_would_alone():
+    """One tf.data pipeline per model (its own rows, its own order), two clones of one model among the
+    models (they share its name): each ends with the losses and weights of a plain fit on its pipeline."""
+    rng = np.random.default_rng(5)
+    data = [(rng.normal(size=(48, 6)).astype(np.float32), rng.integers(0, 3, 48)) for _ in range(3)]   # full batches
+
+    def models():
+        base = _model(0)
+        clones = [keras.models.clone_model(base) for _ in (1, 2)]
+        for seed, clone in zip((1, 2), clones):
+            clone.set_weights(_model(seed).get_weights())
+        return [base] + clones
+
+    alone = []
+    for model, (seed, (X, y)) in zip(models(), enumerate(data)):
+        model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="sparse_categorical_crossentropy")
+        alone.append((model.fit(_pipeline(X, y, seed), epochs=3, verbose=0).history["loss"], model.get_weights()))
+    together = models()
+    histories = sidebyside.fit(together, [_pipeline(X, y, seed) for seed, (X, y) in enumerate(data)],
+                               optimizer=[keras.optimizers.SGD(0.1, momentum=0.9) for _ in together],
+                               loss="sparse_categorical_crossentropy", epochs=3, verbose=0)
+    for (loss, weights), model, history in zip(alone, together, histories):
+        np.testing.assert_allclose(history["loss"], loss, rtol=1e-5)
+        for w_alone, w_together in zip(weights, model.get_weights()):
+            np.testing.assert_allclose(w_together, w_alone, rtol=1e-5, atol=1e-7)
+
+def test_per_model_data_is_checked():
+    models = [_model(0), _model(1)]
+    X = np.zeros((8, 6), np.float32)
+    with pytest.raises(ValueError, match="one per model"):
+        sidebyside.fit(models, [X], [np.zeros(8, int)], optimizer=keras.optimizers.SGD(0.1),
+                       loss="sparse_categorical_crossentropy")
