@@ -21,17 +21,6 @@ its own model's weights; learning-rate callbacks for one model go in ``model_cal
     sidebyside.fit(models, X, y, optimizer=[keras.optimizers.SGD(0.01), keras.optimizers.Adam(1e-3)],
                    model_callbacks=[[], [keras.callbacks.ReduceLROnPlateau("val_loss")]], ...)
 
-Models that each learn from their own data (another subset, another seed's shuffle) take one data set
-per model: a list of ``tf.data.Dataset``s of (x, y) batches as ``X`` (``y`` None), or a list of arrays as
-``X`` and a list as ``y``. Each model then sees, batch by batch, exactly what it would see alone
-(the data sets must give the same number of batches per epoch; each is opened as often as a ``fit`` of
-its own would open it, so a data set that reshuffles draws the same shuffles). Module 06's five seeds
-of B from scratch and B on A trained this way gave the one-by-one accuracies to the last digit; on this
-host it did not make the notebook faster (a combined model of ten small networks costs about what ten
-small fits do), so the notebook still trains them one by one:
-
-    sidebyside.fit(models, [batches(X_a, y_a, seed=0), batches(X_b, y_b, seed=1)], optimizer=..., ...)
-
 The models are trained in place (the objects passed in), and can be used one by one afterwards:
 each is then compiled on its own (same loss and metrics, Keras' default optimizer), so that
 ``evaluate`` works as after a plain ``fit`` (compile it again before training it on its own).
@@ -49,41 +38,12 @@ class History(dict):
         return self
 
 
-def combine(models, per_model_inputs=False):
-    """One Keras model whose outputs {"m0": ..., "m1": ...} are the given models applied to one input
-    (per_model_inputs: to one input each, in the models' order)."""
+def combine(models):
+    """One Keras model whose outputs {"m0": ..., "m1": ...} are the given models applied to one input."""
     keras = import_tensorflow().keras
-    if per_model_inputs:
-        inputs = [keras.Input(tuple(model.input_shape[1:]), name=f"x{i}") for i, model in enumerate(models)]
-    else:
-        inputs = [keras.Input(tuple(models[0].input_shape[1:]))] * len(models)
-    seen, outputs = set(), {}
-    for i, (model, x) in enumerate(zip(models, inputs)):
-        if model.name in seen:            # clones of one model share its name: call each under a wrapper of its own
-            wrapped = keras.Input(tuple(model.input_shape[1:]))
-            model = keras.Model(wrapped, model(wrapped), name=f"{model.name}_m{i}")
-        seen.add(model.name)
-        outputs[f"m{i}"] = keras.layers.Identity(name=f"m{i}")(model(x))
-    return keras.Model(inputs if per_model_inputs else inputs[0], outputs)
-
-
-def _per_model_data(X, y, names):
-    """The training data of models that each have their own: X a list of tf.data.Datasets of (x, y)
-    batches (y None), or a list of arrays with y a list of arrays. Returns (x, y) for fit: one
-    zipped Dataset and None, or a tuple of arrays and a dict of targets (one shuffle for all)."""
-    tf = import_tensorflow()
-    if len(X) != len(names):
-        raise ValueError(f"{len(X)} data sets for {len(names)} models: give one per model")
-    if all(isinstance(d, tf.data.Dataset) for d in X):
-        if y is not None:
-            raise ValueError("with one tf.data.Dataset per model, y must be None (each data set gives (x, y) batches)")
-
-        def split(*pairs):
-            return tuple(x for x, _ in pairs), {n: t for n, (_, t) in zip(names, pairs)}
-        return tf.data.Dataset.zip(tuple(X)).map(split), None
-    if y is None or len(y) != len(names):
-        raise ValueError("with one array per model in X, y must be a list of arrays, one per model")
-    return tuple(X), dict(zip(names, y))
+    inputs = keras.Input(tuple(models[0].input_shape[1:]))
+    outputs = {f"m{i}": keras.layers.Identity(name=f"m{i}")(model(inputs)) for i, model in enumerate(models)}
+    return keras.Model(inputs, outputs)
 
 
 def _own_optimizers_train_step(together, groups, optimizers):
@@ -164,16 +124,12 @@ def _own_view(callbacks, name, optimizer, alone):
     return OwnView()
 
 
-def fit(models, X, y=None, *, optimizer, loss, metrics=(), validation_data=None, loss_weights=None,
+def fit(models, X, y, *, optimizer, loss, metrics=(), validation_data=None, loss_weights=None,
         model_callbacks=None, **fit_kwargs):
     """Train the models side by side; returns one history dict per model.
 
     models: built Keras models with the same input shape (trained in place). X, y: the training data
-    (the same targets for every model); or one data set per model: X a list of tf.data.Datasets of
-    (x, y) batches with y None, or X and y lists of arrays (then one shuffle of the rows for all); the
-    weights then move as alone, and so do the logged losses when every batch is full (with a smaller
-    last batch Keras averages a model's batch losses unweighted here, weighted by size alone).
-    optimizer: a fresh Keras optimizer shared by all the models
+    (the same targets for every model). optimizer: a fresh Keras optimizer shared by all the models
     (without global_clipnorm), or a list of fresh optimizers, one per model, each updating only its
     own model's weights (so models with different optimizers, learning rates or schedules train in one
     fit; callbacks that change ``model.optimizer`` then reach only the first model's optimizer).
@@ -195,8 +151,7 @@ def fit(models, X, y=None, *, optimizer, loss, metrics=(), validation_data=None,
         raise ValueError("global_clipnorm measures the norm over all the models' weights together: "
                          "train such models one by one, or give each model its own optimizer")
     names = [f"m{i}" for i in range(len(models))]
-    per_model = isinstance(X, (list, tuple))
-    together = combine(models, per_model_inputs=per_model)
+    together = combine(models)
     together.compile(optimizer=optimizers[0], loss={n: loss for n in names},
                      loss_weights=None if loss_weights is None else dict(zip(names, map(float, loss_weights))),
                      metrics={n: list(metrics) for n in names} if metrics else None)
@@ -213,9 +168,8 @@ def fit(models, X, y=None, *, optimizer, loss, metrics=(), validation_data=None,
         fit_kwargs["callbacks"] = list(fit_kwargs.get("callbacks") or []) + views
     if validation_data is not None:
         X_valid, y_valid = validation_data
-        validation_data = ((X_valid,) * len(names) if per_model else X_valid, {n: y_valid for n in names})
-    X, y = _per_model_data(X, y, names) if per_model else (X, {n: y for n in names})
-    history = together.fit(X, y, validation_data=validation_data, **fit_kwargs).history
+        validation_data = (X_valid, {n: y_valid for n in names})
+    history = together.fit(X, {n: y for n in names}, validation_data=validation_data, **fit_kwargs).history
     out = []
     for n, model in zip(names, models):
         model.compile(loss=loss, metrics=list(metrics))     # for evaluate(); compile again before training it alone
