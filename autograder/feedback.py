@@ -46,10 +46,11 @@ def with_alt_text(html):
     parser.close()
     if not parser.found:
         return html, 0
-    starts, at = [0], 0      # offset of each line (HTMLParser counts lines from 1, columns from 0)
-    for line in html.splitlines(keepends=True):
-        at += len(line)
-        starts.append(at)
+    # Offset of each line as HTMLParser counts them: from 1, at "\n" only (not str.splitlines' \r, \u2028...).
+    starts, at = [0], html.find("\n")
+    while at != -1:
+        starts.append(at + 1)
+        at = html.find("\n", at + 1)
     cuts = sorted(starts[line - 1] + col + len("<img") for line, col in parser.found)
     pieces, last = [], 0
     for cut in cuts:

@@ -89,3 +89,5 @@ def test_with_alt_text_finds_tags_across_lines():
     out, n = with_alt_text(page)
     assert n == 2 and out.count(f'alt="{PLACEHOLDER}"') == 2 and 'alt="" src="b.png"' in out
     assert with_alt_text("<p>no images</p>") == ("<p>no images</p>", 0)
+    odd = 'a\r\u2028b\x0c<p>\r\n<img src="d.png">'      # line breaks of str.splitlines that HTML does not count
+    assert with_alt_text(odd)[0] == odd.replace("<img ", f'<img alt="{PLACEHOLDER}" ')
