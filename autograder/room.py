@@ -16,6 +16,8 @@ left running, wipes the writable folders and System V IPC, and goes on. So no st
 (no cache, no memorised sequence), a hook the student's code installs (on the standard library,
 NumPy, builtins) lives and dies in one child, and what the server sends back is JSON it built from
 each child's JSON, decoded strictly. Exercises on Keras objects run their whole runner in one child.
+A request {"replay": recipe JSON, ...} trains the capstone's recipe in a child too (``replay``): no
+student code runs in it, and TensorFlow is imported already.
 
 Standard library and NumPy only; imported by nothing.
 """
