@@ -383,7 +383,8 @@ def replay(text, seed, timeout):
             reply = s.request({"replay": text, "seed": int(seed), "timeout": timeout,
                                "data": str(found[1]) if found else None}, timeout=timeout + 60)
         except (OSError, EOFError, ValueError, socket.timeout) as e:
-            why = f"{type(e).__name__}: {e}" + (f" [{s.log_tail()[-300:]}]" if s.log_tail() else "")
+            tail = s.log_tail()
+            why = f"{type(e).__name__}: {e}" + (f" [{tail[-300:]}]" if tail else "")
             s.close()
             continue
         return reply if isinstance(reply, dict) else {"error": "the clean room sent an unreadable report"}
