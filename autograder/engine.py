@@ -467,24 +467,51 @@ def _key(job):
     return f"grade-{safe}-{uuid.uuid4().hex[:12]}"
 
 
+def _slots(client):
+    """How many jobs the cluster runs at once: its workers' threads (at least 1)."""
+    try:
+        return max(1, sum(client.nthreads().values()))
+    except Exception:    # noqa: BLE001 (a cluster between workers: one job at a time until they come)
+        return 1
+
+
 def run_jobs(client, jobs, template, on_result, fn=run_job):
-    """Submit every job to the cluster and call on_result(job, result) in this process as each
+    """Run every job on the cluster and call on_result(job, result) in this process as each
     finishes (in completion order). A job whose worker died twice, or that the cluster lost,
     gets a result with success False and the reason. template: the clean gradebook (bytes),
-    scattered once to every worker."""
+    scattered once to every worker.
+
+    Jobs start in their order, as many at a time as the cluster has threads, the next one when one
+    ends (``as_completed.add``): Dask places a task with a dependency (the template) on a worker as
+    soon as it is submitted, so a job submitted ahead would wait behind a busy worker's long job (the
+    capstone's replay) until work stealing moved it, a second or more later, and the order the grade
+    command chose (autograder/grade.py job_rank) would be lost. Its queuing (worker-saturation)
+    applies to tasks without dependencies only."""
     from distributed import as_completed
     from distributed.client import FutureCancelledError
     from distributed.scheduler import KilledWorker
     if not jobs:
         return
     shared = client.scatter(template, broadcast=True, hash=False)
-    futures = {}
-    for job in jobs:
-        fut = client.submit(fn, job, shared, key=_key(job), pure=False)
-        futures[fut] = job
+    waiting, futures = list(reversed(jobs)), {}
+    running = as_completed()
+    slots, checked = _slots(client), time.monotonic()
+
+    def start_more():
+        nonlocal slots, checked
+        if time.monotonic() - checked > 5:      # workers join and leave a cluster
+            slots, checked = _slots(client), time.monotonic()
+        while waiting and len(futures) < slots:
+            job = waiting.pop()
+            fut = client.submit(fn, job, shared, key=_key(job), pure=False)
+            futures[fut] = job
+            running.add(fut)
+
+    start_more()
     try:
-        for fut in as_completed(futures):
+        for fut in running:
             job = futures.pop(fut)
+            start_more()      # before the merge: the worker that is free gets its next job at once
             try:
                 result = fut.result()
             except KilledWorker as e:

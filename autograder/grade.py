@@ -229,8 +229,9 @@ def _cluster_ready(client, plan, submissions, opts, report, log):
     env["DEEPTRAIN_SANDBOX_HIDE"] = os.pathsep.join(
         [plan.work, plan.grading, os.path.abspath(submissions)]
         + [p for p in os.environ.get("DEEPTRAIN_SANDBOX_HIDE", "").split(os.pathsep) if p])
-    from .cleanroom import kinds_for   # the workers' clean rooms start with their graders (autograder/task.py)
-    env["DEEPTRAIN_ROOM_PREWARM"] = ",".join(kinds_for(plan.names))
+    # The workers' NumPy rooms start with their graders; a TensorFlow room with the first job that needs one
+    # (autograder/task.py serve).
+    env["DEEPTRAIN_ROOM_PREWARM"] = "numpy"
     plan.env = env
     client.run(prewarm, env)   # the workers' graders import nbgrader while we pre-check
     return nworkers
@@ -269,10 +270,7 @@ def _plan_jobs(plan, opts, report, log):
                 todo.append({"student": student, "assignment": name, "notebook": data, "key": key,
                              "timestamp": cand.timestamp or None, "feedback": opts.feedback,
                              "settings": plan.settings, "limit": plan.nb_limit, "env": plan.env})
-    # The longest jobs first (the capstone's replay trains three times): a class's last job is then a short one.
-    from .cleanroom import REPLAYED
-    slow = {e.split(".")[0] for e in REPLAYED}
-    todo.sort(key=lambda job: job["assignment"][:2] not in slow)
+    todo.sort(key=lambda job: job_rank(job["assignment"]))
     report.outcomes = [outcomes[k] for k in sorted(outcomes)]
     resumed = sum(o.resumed for o in report.outcomes)
     n_pre = sum(bool(o.notes) for o in report.outcomes if not o.resumed)
@@ -280,6 +278,15 @@ def _plan_jobs(plan, opts, report, log):
         + (f", {resumed} already graded (journal; --regrade to grade them again)" if resumed else "")
         + f", {n_pre} repaired or renamed, {report.count('failed')} unreadable, {report.count('missing')} missing")
     return todo, outcomes
+
+
+def job_rank(name):
+    """Sort key of a module's jobs ("NN_topic"). The longest first (the capstone's replay trains three times):
+    a class's last job is then a short one. Next the modules that need no TensorFlow room: the other workers
+    take them while the capstone's worker imports TensorFlow (autograder/task.py serve starts a worker's
+    TensorFlow room with its first job that needs one), so that import has a core to itself."""
+    from .cleanroom import REPLAYED, kinds_for
+    return (name[:2] not in {e.split(".")[0] for e in REPLAYED}, "tensorflow" in kinds_for([name]))
 
 
 # --- 5. execute on the engine, merge here ---------------------------------------------------------

@@ -84,12 +84,13 @@ def account_secrets(env=None, jupyter=True):
     return sorted(p for p in real if p != "/" and os.path.lexists(p))
 
 
-def python_paths():
+def python_paths(site=True):
     """The Python installation, which must stay readable even below a hidden folder (a pyenv in
     the grader's home, a checkout under /tmp): the prefixes and the package folders of sys.path (a
     venv can load another's site-packages through a .pth file). Only folders named
-    site-packages/dist-packages: the rest of sys.path (the checkout) stays hidden."""
-    site = {p for p in sys.path if os.path.basename(p.rstrip(os.sep)) in ("site-packages", "dist-packages")}
+    site-packages/dist-packages: the rest of sys.path (the checkout) stays hidden. site=False: the
+    prefixes only (a caller that hides the package folders whole and exposes what it keeps of them)."""
+    site = {p for p in sys.path if site and os.path.basename(p.rstrip(os.sep)) in ("site-packages", "dist-packages")}
     return sorted(p for p in {sys.prefix, sys.exec_prefix, sys.base_prefix} | site if p and os.path.isdir(p))
 
 
@@ -100,12 +101,14 @@ def _under(path, parent):
 # --- isolation with bubblewrap ------------------------------------------------------------
 
 def bwrap_argv(cmd, hide=(), expose_rw=(), expose_ro=(), tmp_size=512 * 1024 ** 2, network=False,
-               info_fd=None, cwd=None, decoys=()):
+               info_fd=None, cwd=None, decoys=(), site=True):
     """The bubblewrap command running cmd isolated (see the module's docstring). Order matters:
     bwrap applies its mounts in argument order, so the hiding tmpfs' come before the exposed
     folders (mounted on top of them), and a hidden path inside an exposed folder is hidden again.
     decoys: folders (inside a hidden one) where the sandbox shows decoy Jupyter runtime files
-    (see decoy_files); call this in the process that execs bwrap (it passes them on pipes)."""
+    (see decoy_files); call this in the process that execs bwrap (it passes them on pipes).
+    site=False: the package folders are not exposed by default (python_paths), so that a hidden one
+    stays hidden but for what expose_ro brings back."""
     # Not --as-pid-1: a namespace's pid 1 ignores SIGXCPU (the CPU limit) and signals without a handler.
     out = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--new-session",
            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--cap-drop", "ALL"]
@@ -117,7 +120,7 @@ def bwrap_argv(cmd, hide=(), expose_rw=(), expose_ro=(), tmp_size=512 * 1024 ** 
     for path in SCRATCH_MOUNTS:
         out += ["--perms", "1777", "--size", str(tmp_size), "--tmpfs", path]
     expose = {os.path.realpath(p): True for p in expose_rw if os.path.exists(p)}
-    for p in list(expose_ro) + python_paths():
+    for p in list(expose_ro) + python_paths(site):
         if os.path.exists(p):
             expose.setdefault(os.path.realpath(p), False)
     hidden = []
@@ -272,6 +275,8 @@ def _parser():
     p.add_argument("--network", action="store_true", help="keep the host's network (grading never does)")
     p.add_argument("--decoy", action="append", default=[], help="WHERE: decoy Jupyter runtime files shown at WHERE")
     p.add_argument("--no-isolation", action="store_true")
+    p.add_argument("--no-site", action="store_true",
+                   help="do not expose the Python package folders by default (they follow --hide/--expose-ro)")
     p.add_argument("--status", default=None, help="JSON status file")
     p.add_argument("cmd", nargs=argparse.REMAINDER)
     return p
@@ -331,7 +336,7 @@ def main(argv=None):
             os.environ.pop("JPY_PARENT_PID", None)
             os.set_inheritable(write, True)
             run = bwrap_argv(cmd, hide, expose_rw, args.expose_ro, args.tmp_size, args.network, info_fd=write,
-                             decoys=args.decoy)
+                             decoys=args.decoy, site=not args.no_site)
             os.execv(run[0], run)
         os.close(write)
         os.execvp(cmd[0], cmd)
@@ -407,13 +412,14 @@ def _supervise(args, pid, kernel, parent, backend, report):
 # --- for other sandboxed processes of the grader (the clean-room judge) ------------------
 
 def sandbox_argv(cmd, *, scratch, hide=(), expose_rw=(), expose_ro=(), network=False, memory=3 * GiB,
-                 address_space=8 * GiB, cpu=600, status=None, isolation=True, decoy=False):
+                 address_space=8 * GiB, cpu=600, status=None, isolation=True, decoy=False, site=True):
     """The command that runs cmd (a list) under this launcher: limits, status file, and isolated
     (no network unless network=True; the grading account's secrets and the hide paths covered;
     scratch, the current folder and expose_rw writable, expose_ro and the Python installation
     readable). Run it with the environment of private_env(scratch). Inherited file descriptors
     (pipes) stay open in cmd: use one as the channel to the grader. decoy: show decoy runtime files
-    where the account's Jupyter runtime files are (decoys_touched tells whether they were read)."""
+    where the account's Jupyter runtime files are (decoys_touched tells whether they were read).
+    site=False: the Python package folders are not exposed by default (see bwrap_argv)."""
     out = [sys.executable, os.path.realpath(__file__), "--memory", str(memory), "--address-space",
            str(address_space), "--cpu", str(cpu), "--expose", os.path.abspath(scratch)]
     if status:
@@ -422,6 +428,8 @@ def sandbox_argv(cmd, *, scratch, hide=(), expose_rw=(), expose_ro=(), network=F
         out.append("--no-isolation")
     if network:
         out.append("--network")
+    if not site:
+        out.append("--no-site")
     for path in list(hide) + account_secrets():
         out += ["--hide", os.path.abspath(path)]
     for path in expose_rw:

@@ -113,18 +113,22 @@ def serve():
     """Grade jobs read from stdin, one JSON object a line, in this process (nbgrader is imported
     once); answer each with a PROTOCOL line holding the result. Used by autograder/engine.py.
 
-    The clean room's servers of the kinds $DEEPTRAIN_ROOM_PREWARM lists (comma-separated) start at once:
-    TensorFlow is then imported once per worker while the instructor's process pre-checks, not during
-    the first job (autograder/cleanroom.py keeps them warm for every job of this process); the capstone's
-    replay runs in a child of the TensorFlow room's server too (autograder/verdicts/m09.py)."""
+    The clean room's servers of the kinds $DEEPTRAIN_ROOM_PREWARM lists (comma-separated) start at once,
+    and those a job needs start when it arrives, before nbgrader's import in the first job: each is then
+    started once per worker (autograder/cleanroom.py keeps them warm for every job of this process). The
+    grade command lists only the cheap NumPy room: a worker whose first jobs need no TensorFlow does not
+    import it while the worker that took the capstone does (the longest job: its replay runs in a child of
+    the TensorFlow room's server, autograder/verdicts/m09.py), so that import, on the run's critical path,
+    does not share the cores with another."""
+    from autograder.cleanroom import kinds_for, prewarm
     kinds = [k for k in os.environ.get("DEEPTRAIN_ROOM_PREWARM", "").split(",") if k]
     if kinds:
-        from autograder.cleanroom import prewarm
         prewarm(kinds)
     for line in sys.stdin:
         if not line.strip():
             continue
         job = json.loads(line)
+        prewarm(kinds_for([job["assignment"]]))
         result = grade_one(job["dir"], job["assignment"], job["student"], job.get("feedback", True),
                            job.get("settings", ()))
         sys.stdout.write(PROTOCOL + json.dumps({"dir": job["dir"], "success": result["success"]}) + "\n")

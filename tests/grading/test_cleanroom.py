@@ -305,3 +305,14 @@ def test_every_exercise_has_a_room_and_numpy_exercises_say_numpy():
         assert kind in ("numpy", "tensorflow")
     for ex in cleanroom.TENSORFLOW:
         assert ex in cases.EXERCISES, ex
+
+
+def test_grading_starts_with_the_capstone_then_the_modules_without_tensorflow():
+    """The order jobs are submitted in (autograder/grade.py job_rank): the capstone's replay first, then what
+    another worker can grade while the capstone's worker imports TensorFlow for its room."""
+    from autograder.grade import job_rank
+    names = assignments()
+    order = sorted(names, key=job_rank)
+    without = [n for n in names if "tensorflow" not in cleanroom.kinds_for([n])]
+    assert order[0].startswith("09_") and without, (order, without)
+    assert order[1:1 + len(without)] == sorted(without), order
