@@ -110,6 +110,15 @@ def test_mc_samples_draw_new_masks_at_every_pass(small, grid_and_model):
     assert not np.array_equal(first[0], first[1]) and not np.array_equal(first, second)
 
 
+def test_mc_samples_traced_draw_the_masks_of_eager_calls(small):
+    """mc_samples runs the passes in a tf.function; oracle: the same model, built with the same seed,
+    called eagerly with training=True (its Dropout layers' seed generators advance alike)."""
+    X = np.asarray(small[4][:6], dtype=np.float32)
+    traced, eager = D.build_mlp(0.5, seed=7), D.build_mlp(0.5, seed=7)
+    expected = np.stack([np.asarray(eager(X, training=True)) for _ in range(4)])
+    np.testing.assert_array_equal(D.mc_samples(traced, X, 4), expected)
+
+
 def test_mc_stats_and_running_mean_are_numpys_mean_and_std():
     samples = np.random.default_rng(0).random((30, 7, 10)).astype(np.float32)
     for n in (1, 5, 30):
