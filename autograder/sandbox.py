@@ -90,8 +90,9 @@ def python_paths(site=True):
     venv can load another's site-packages through a .pth file). Only folders named
     site-packages/dist-packages: the rest of sys.path (the checkout) stays hidden. site=False: the
     prefixes only (a caller that hides the package folders whole and exposes what it keeps of them)."""
-    site = {p for p in sys.path if site and os.path.basename(p.rstrip(os.sep)) in ("site-packages", "dist-packages")}
-    return sorted(p for p in {sys.prefix, sys.exec_prefix, sys.base_prefix} | site if p and os.path.isdir(p))
+    packages = {p for p in sys.path if os.path.basename(p.rstrip(os.sep)) in ("site-packages", "dist-packages")}
+    prefixes = {sys.prefix, sys.exec_prefix, sys.base_prefix}
+    return sorted(p for p in prefixes | (packages if site else set()) if p and os.path.isdir(p))
 
 
 def _under(path, parent):
