@@ -74,6 +74,18 @@ def _own_optimizers_train_step(together, groups, optimizers):
     together.train_step = types.MethodType(train_step, together)
 
 
+def _build_loss_and_metrics(together, X, y):
+    """Create the variables of the compiled loss (one mean per output) and metrics now, eagerly, from
+    one example (fit resets their state when it starts an epoch). Keras creates them, and an unbuilt
+    optimizer's slots, inside the first traced train step, and a tf.function that creates variables
+    is traced a second time: built beforehand, the step is traced once."""
+    x, y = X[:1], {n: v[:1] for n, v in y.items()}
+    y_pred = together(x, training=False)
+    together.compute_loss(x, y, y_pred, training=False)
+    together.compute_metrics(x, y, y_pred, sample_weight=None)
+    together.reset_metrics()
+
+
 def own_logs(logs, name, alone=False):
     """The entries of the combined model's logs that belong to output `name` ("m0", ...), unprefixed.
 
@@ -160,6 +172,9 @@ def fit(models, X, y, *, optimizer, loss, metrics=(), validation_data=None, loss
         for group, own in zip(groups, optimizers):
             own.build(group)                      # its slots now, not inside the traced train step
         _own_optimizers_train_step(together, groups, optimizers)
+    else:
+        optimizers[0].build(together.trainable_variables)
+    _build_loss_and_metrics(together, X, {n: y for n in names})
     if model_callbacks is not None:
         if len(model_callbacks) != len(models) or len(optimizers) != len(models):
             raise ValueError("model_callbacks needs one list per model and one optimizer per model")

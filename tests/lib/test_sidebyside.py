@@ -163,3 +163,28 @@ def test_model_callbacks_act_on_their_own_models_optimizer_and_logs():
                                    err_msg=f"model {i}: the logs shown to its callbacks")
         for w_alone, w_together in zip(alone[i], models[i].get_weights()):
             np.testing.assert_allclose(w_together, w_alone, rtol=1e-4, atol=1e-6, err_msg=f"model {i}")
+
+
+@pytest.mark.parametrize("several", [False, True], ids=["one optimizer", "one per model"])
+def test_the_combined_train_step_is_traced_once(monkeypatch, several):
+    """The optimizer's slots and the compiled loss's and metrics' variables exist before fit: Keras would
+    create them inside the first traced step, and TensorFlow then traces the step a second time.
+    Oracle: a count of the calls of Keras' own train step (each trace calls it once; running the
+    traced graph does not)."""
+    from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
+    calls, train_step = [], TensorFlowTrainer.train_step
+    monkeypatch.setattr(TensorFlowTrainer, "train_step", lambda self, data: calls.append(1) or train_step(self, data))
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(64, 6)).astype(np.float32), rng.integers(0, 3, 64)
+    optimizer = [keras.optimizers.Adam(0.01), keras.optimizers.Adam(0.01)] if several else keras.optimizers.Adam(0.01)
+    if several:   # the own-optimizers step replaces Keras' one: count it instead
+        own = sidebyside._own_optimizers_train_step
+
+        def counted(together, groups, optimizers):
+            own(together, groups, optimizers)
+            step = together.train_step
+            together.train_step = lambda data: calls.append(1) or step(data)
+        monkeypatch.setattr(sidebyside, "_own_optimizers_train_step", counted)
+    sidebyside.fit([_model(0), _model(1)], X, y, optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                   metrics=["accuracy"], epochs=2, batch_size=32, verbose=0, validation_data=(X[:16], y[:16]))
+    assert len(calls) == 1, f"the train step was traced {len(calls)} times"
